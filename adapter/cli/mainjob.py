@@ -1,0 +1,186 @@
+"""``ball-fhir run [MANIFEST]``: the main job over the bundled examples.
+
+1. maps every source file listed in the manifest (``examples/manifest.yaml``) with its site and
+   writes ``<job>.bundle.json`` and ``<job>.outcome.json`` (every issue, rejected records kept);
+2. validates every Bundle against base R4 and our profiles (``adapter.validation``);
+3. joins the mapped resources into one collection Bundle (``all.bundle.json``) and runs the
+   protocol logic on it per patient (``evaluation.json``),
+then prints one summary: records read / mapped / rejected and validation errors per source, and
+the protocol findings per patient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapter.cli.mapcmd import SOURCE_KINDS, bundle_json, map_file, read_bytes, write_json
+from adapter.cli.protocol import load_content
+from adapter.fhir import Resource
+from adapter.issues import UsageError, to_operation_outcome
+from adapter.protocol import evaluate
+from adapter.sources.site import load_site
+from adapter.validation import default_validator
+
+_JOB_KEYS = frozenset({"name", "source", "input", "site", "context"})
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    source: str
+    input: Path
+    site: str
+    #: names of earlier jobs whose Bundles are this job's context
+    context: tuple[str, ...] = ()
+
+
+def load_manifest(path: Path) -> list[Job]:
+    """``jobs: [{name, source, input, site, context}]``.
+
+    Paths are relative to the manifest; ``site`` is a site name or a file beside the manifest;
+    ``context`` (optional) names earlier jobs whose Bundles are the job's context Bundles
+    (cross-file checks, adapter.mapping.treatment).
+    """
+    try:
+        data = yaml.safe_load(read_bytes(path))
+        jobs: list[Job] = []
+        for i, raw in enumerate(data["jobs"]):
+            where = f"{path}: jobs[{i}]"
+            unknown = set(raw) - _JOB_KEYS
+            if unknown:
+                raise UsageError(f"{where}: unknown key(s) {sorted(unknown)}")
+            if raw["source"] not in SOURCE_KINDS:
+                raise UsageError(f"{where}.source: unknown source {raw['source']!r}")
+            earlier = {j.name for j in jobs}
+            for name in raw.get("context", ()):
+                if name not in earlier:
+                    raise UsageError(f"{where}.context: {name!r} is not the name of an earlier job")
+            if raw.get("context") and SOURCE_KINDS[raw["source"]].with_context is None:
+                raise UsageError(f"{where}.context: {raw['source']!r} takes no context")
+            site = raw.get("site", "default")
+            site_path = path.parent / site
+            jobs.append(
+                Job(
+                    raw["name"],
+                    raw["source"],
+                    path.parent / raw["input"],
+                    str(site_path) if site_path.is_file() else site,
+                    tuple(raw.get("context", ())),
+                )
+            )
+    except (KeyError, TypeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: not a manifest of jobs: {exc}") from None
+    return jobs
+
+
+def combine(bundles: list[Resource]) -> Resource:
+    """One collection Bundle of every resource mapped (same fullUrl = same resource, kept once)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for bundle in bundles:
+        for entry in bundle["entry"]:
+            entries.setdefault(
+                entry["fullUrl"], {"fullUrl": entry["fullUrl"], "resource": entry["resource"]}
+            )
+    return {"resourceType": "Bundle", "type": "collection", "entry": list(entries.values())}
+
+
+def _patient_names(bundle: Resource) -> dict[str, str]:
+    """fullUrl -> the patient's identifier value, for the summary."""
+    return {
+        e["fullUrl"]: e["resource"]["identifier"][0]["value"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Patient" and e["resource"].get("identifier")
+    }
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    jobs = load_manifest(Path(args.manifest))
+    out.mkdir(parents=True, exist_ok=True)
+    validator = default_validator()
+    rows: list[tuple[str, ...]] = [
+        ("job", "source", "read", "mapped", "rejected", "entries", "validation errors")
+    ]
+    bundles: list[Resource] = []
+    for job in jobs:
+        context = [out / f"{name}.bundle.json" for name in job.context]
+        result = map_file(job.source, job.input, load_site(job.site), None, context)
+        (out / f"{job.name}.bundle.json").write_text(bundle_json(result.bundle), encoding="utf-8")
+        write_json(out / f"{job.name}.outcome.json", to_operation_outcome(result.issues))
+        errors = sum(1 for i in validator.validate(result.bundle) if i.is_error)
+        bundles.append(result.bundle)
+        rows.append(
+            (
+                job.name,
+                job.source,
+                str(result.read),
+                str(result.mapped),
+                str(result.rejected),
+                str(len(result.bundle["entry"])),
+                str(errors),
+            )
+        )
+    sys.stdout.write(f"ball-fhir main job: {len(jobs)} source files -> {out}/\n")
+    sys.stdout.write(_table(rows))
+    combined = combine(bundles)
+    (out / "all.bundle.json").write_text(bundle_json(combined), encoding="utf-8")
+    as_of = args.as_of or dt.date.today()
+    evaluations = evaluate(combined, load_content(None), as_of)
+    write_json(
+        out / "evaluation.json",
+        {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]},
+    )
+    names = _patient_names(combined)
+    sys.stdout.write(f"\nProtocol findings as of {as_of} ({len(evaluations)} patients):\n")
+    for ev in evaluations:
+        counts = Counter(f.severity for f in ev.findings)
+        shown = ", ".join(
+            f"{counts[s]} {s}" for s in ("error", "warning", "information") if counts[s]
+        )
+        sys.stdout.write(f"  {names.get(ev.patient, ev.patient)} ({ev.protocol}): {shown}\n")
+        for finding in ev.findings:
+            if finding.severity != "information" or args.verbose:
+                sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
+    sys.stdout.write(
+        f"\nBundles: {out}/<job>.bundle.json (all resources: {out}/all.bundle.json); issues and "
+        f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json\n"
+    )
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(commands: Any) -> None:
+    """Add the ``run`` command."""
+    run = commands.add_parser(
+        "run", help="the main job: map, validate and evaluate every source of a manifest"
+    )
+    run.add_argument("manifest", nargs="?", default="examples/manifest.yaml")
+    run.add_argument("--out", default="out", help="output folder (default: out)")
+    run.add_argument("--as-of", type=_date, help="evaluation date YYYY-MM-DD (default: today)")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="list information findings too (default: warnings and errors)",
+    )
+    run.set_defaults(handler=cmd_run)

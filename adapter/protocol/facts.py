@@ -1,0 +1,263 @@
+"""Per-patient facts read from a Bundle, with the codes of contract.md "Concepts".
+
+Each fact keeps the resource it came from so every finding can cite its evidence.  Code tables
+here cite contract.md (and terminology.md for the V-src RxNorm and HGNC rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adapter.fhir import BALL_CONCEPTS, HGNC, LOINC, RXNORM, SNOMED, Resource
+from adapter.protocol.bundle import (
+    BundleIndex,
+    Date,
+    codings,
+    effective_date,
+    has_code,
+    onset_date,
+    parse_date,
+    period_dates,
+)
+
+# contract.md "Concepts"
+SCT_B_ALL = "277571004"
+SCT_BONE_MARROW = "14016003"
+SCT_CNS = ("21483005", "12738006", "2748008")  # CNS; brain and spinal cord (terminology.md §5.2)
+SCT_TESTIS = "40689003"
+SCT_IV = "47625008"
+SCT_INTRATHECAL = "72607000"
+EDQM = "http://standardterms.edqm.eu"
+EDQM_INTRATHECAL = "20042000"  # terminology.md §5.3 (V-src)
+LOINC_MARROW_BLASTS = "11150-0"
+LOINC_BLOOD_BLASTS = "26446-5"
+LOINC_CD3 = "8122-4"
+LOINC_HB = "718-7"
+LOINC_PLATELETS = "777-3"
+LOINC_WEIGHT = "29463-7"
+LOINC_HEIGHT = "8302-2"
+LOINC_BSA = "8277-6"
+LOINC_KARYOTYPE = "62356-1"
+LOINC_VARIANT = "69548-6"
+LOINC_GENE_STUDIED = "48018-6"
+LOINC_PRESENT = "LA9633-4"
+LOINC_ABSENT = "LA9634-2"
+LOINC_DISEASE_STATUS = "97509-4"
+SCT_FULL_REMISSION = "550991000124107"
+#: CancerDiseaseStatus values meaning "no remission" (contract.md: improved, stable, worsened).
+SCT_NOT_IN_REMISSION = ("268910001", "359746009", "271299001")
+SCT_UNDETERMINED = "709137006"
+NCIT_LEUKEMIA_FINDING = "C167435"
+BALL_MRD = "mrd-flow"
+BALL_FRONTLINE = "frontline-therapy"
+BALL_CD3_INFUSION = "cd3-autologous-infusion"
+SCT_HSCT = "234336002"
+#: RxNorm blinatumomab concepts: contract.md (1597258, 1597267) + terminology.md §5.4 (V-src).
+RX_BLINATUMOMAB = (
+    "1597258",
+    "1597267",
+    "1597260",
+    "1597262",
+    "1597263",
+    "1597266",
+    "1651249",
+    "1651250",
+    "1651252",
+    "1651253",
+)
+MCODE_NORMALIZATION_BASIS = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-normalization-basis"
+)
+SCT_BASIS_BSA = "301898006"
+SCT_BASIS_FIXED = "1157245009"
+
+
+@dataclass
+class Dated:
+    resource: Resource
+    date: Date | None
+
+
+@dataclass
+class PatientFacts:
+    """Everything the rules read for one patient."""
+
+    patient: Resource
+    ref: str
+    birth_date: Date | None = None
+    gender: str | None = None
+    deceased: Date | None = None
+    diagnosis: Dated | None = None
+    relapses: list[Dated] = field(default_factory=list)
+    end_of_therapy: Dated | None = None
+    obs: dict[str, list[Dated]] = field(default_factory=dict)
+    mrd: list[Dated] = field(default_factory=list)
+    fusions: list[Dated] = field(default_factory=list)
+    karyotypes: list[Dated] = field(default_factory=list)
+    disease_status: list[Dated] = field(default_factory=list)
+    risk: list[Dated] = field(default_factory=list)
+    blinatumomab: list[Resource] = field(default_factory=list)
+    intrathecal: list[Dated] = field(default_factory=list)
+    cd3_infusions: list[Dated] = field(default_factory=list)
+    hsct: list[Dated] = field(default_factory=list)
+    careplans: list[Resource] = field(default_factory=list)
+
+    def observations(self, loinc: str) -> list[Dated]:
+        return self.obs.get(loinc, [])
+
+    def latest(self, loinc: str, on_or_before: Date | None) -> Dated | None:
+        """The latest Observation with this code dated on or before the day (any day if None)."""
+        best: Dated | None = None
+        for d in self.observations(loinc):
+            if d.date is None or (on_or_before is not None and d.date > on_or_before):
+                continue
+            if best is None or (best.date is not None and d.date >= best.date):
+                best = d
+        return best
+
+
+_OBS_CODES = (
+    LOINC_MARROW_BLASTS,
+    LOINC_BLOOD_BLASTS,
+    LOINC_CD3,
+    LOINC_HB,
+    LOINC_PLATELETS,
+    LOINC_WEIGHT,
+    LOINC_HEIGHT,
+    LOINC_BSA,
+)
+
+
+def _is_relapse(condition: Resource) -> bool:
+    return has_code(
+        condition.get("clinicalStatus"),
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+        "relapse",
+    )
+
+
+def medication_codes(index: BundleIndex, ma: Resource) -> list[tuple[str, str]]:
+    if "medicationCodeableConcept" in ma:
+        return list(codings(ma["medicationCodeableConcept"]))
+    med = index.resolve(ma.get("medicationReference"))
+    return list(codings(med.get("code"))) if med else []
+
+
+def is_intrathecal(ma: Resource) -> bool:
+    route = (ma.get("dosage") or {}).get("route")
+    return has_code(route, SNOMED, SCT_INTRATHECAL) or has_code(route, EDQM, EDQM_INTRATHECAL)
+
+
+def hgnc_genes(obs: Resource) -> set[str]:
+    """HGNC ids (``HGNC:n``) and symbols of the gene-studied components (contract.md, GR STU2)."""
+    out: set[str] = set()
+    for comp in obs.get("component", []) or []:
+        if not has_code(comp.get("code"), LOINC, LOINC_GENE_STUDIED):
+            continue
+        for c in (comp.get("valueCodeableConcept") or {}).get("coding", []) or []:
+            system = str(c.get("system", "")).rstrip("/").removesuffix("/geneId")
+            if system == HGNC:
+                if c.get("code"):
+                    code = str(c["code"])
+                    out.add(code if code.startswith("HGNC:") else f"HGNC:{code}")
+                if c.get("display"):
+                    out.add(str(c["display"]).upper())
+    return out
+
+
+def _subject(resource: Resource) -> object:
+    return resource.get("subject") or resource.get("patient")
+
+
+def collect(index: BundleIndex) -> list[PatientFacts]:
+    """Facts per Patient of the bundle, in bundle order.
+
+    A resource belongs to the patient its ``subject``/``patient`` resolves to.  When the bundle
+    holds exactly one Patient, resources without a resolvable subject are given to it.
+    """
+    patients = index.resources("Patient")
+    facts = [PatientFacts(p, index.ref(p)) for p in patients]
+    by_id = {id(p): f for p, f in zip(patients, facts, strict=True)}
+    for pf in facts:
+        p = pf.patient
+        pf.birth_date = parse_date(p.get("birthDate"))
+        pf.gender = p.get("gender")
+        pf.deceased = parse_date(p.get("deceasedDateTime"))
+
+    def owner(resource: Resource) -> PatientFacts | None:
+        target = index.resolve(_subject(resource))
+        if target is not None and id(target) in by_id:
+            return by_id[id(target)]
+        return facts[0] if len(facts) == 1 and target is None else None
+
+    for cond in index.resources("Condition"):
+        f = owner(cond)
+        if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL):
+            continue
+        dated = Dated(cond, onset_date(cond))
+        if _is_relapse(cond):
+            f.relapses.append(dated)
+        elif f.diagnosis is None or (
+            dated.date is not None and (f.diagnosis.date is None or dated.date < f.diagnosis.date)
+        ):
+            f.diagnosis = dated
+    for proc in index.resources("Procedure"):
+        f = owner(proc)
+        if f is None:
+            continue
+        code = proc.get("code")
+        if has_code(code, BALL_CONCEPTS, BALL_FRONTLINE):
+            end = period_dates(proc, "performedPeriod")[1]
+            f.end_of_therapy = Dated(proc, end)
+        elif has_code(code, BALL_CONCEPTS, BALL_CD3_INFUSION):
+            f.cd3_infusions.append(Dated(proc, effective_date(proc)))
+        elif has_code(code, SNOMED, SCT_HSCT):
+            f.hsct.append(Dated(proc, effective_date(proc)))
+    obs_kinds: dict[tuple[str, str], str] = {
+        (BALL_CONCEPTS, BALL_MRD): "mrd",
+        (LOINC, LOINC_VARIANT): "fusions",
+        (LOINC, LOINC_KARYOTYPE): "karyotypes",
+        (LOINC, LOINC_DISEASE_STATUS): "disease_status",
+        **{(LOINC, c): c for c in _OBS_CODES},
+    }
+    for obs in index.resources("Observation"):
+        f = owner(obs)
+        if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
+            continue
+        dated = Dated(obs, effective_date(obs))
+        for pair in codings(obs.get("code")):
+            kind = obs_kinds.get(pair)
+            if kind is None and pair[1] == NCIT_LEUKEMIA_FINDING:
+                kind = "risk"
+            if kind is None:
+                continue
+            if kind in _OBS_CODES:
+                f.obs.setdefault(kind, []).append(dated)
+            else:
+                getattr(f, kind).append(dated)
+            break
+    for ma in index.resources("MedicationAdministration"):
+        f = owner(ma)
+        if f is None or ma.get("status") in ("entered-in-error", "not-done"):
+            continue
+        meds = medication_codes(index, ma)
+        if is_intrathecal(ma):
+            f.intrathecal.append(Dated(ma, effective_date(ma)))
+        elif any(s == RXNORM and c in RX_BLINATUMOMAB for s, c in meds):
+            f.blinatumomab.append(ma)
+    for cp in index.resources("CarePlan"):
+        f = owner(cp)
+        if f is not None:
+            f.careplans.append(cp)
+    for pf in facts:
+        pf.relapses.sort(key=lambda d: (d.date is None, d.date))
+        for lst in (
+            *pf.obs.values(),
+            pf.mrd,
+            pf.disease_status,
+            pf.risk,
+            pf.fusions,
+            pf.karyotypes,
+        ):
+            lst.sort(key=lambda d: (d.date is None, d.date))
+    return facts

@@ -1,0 +1,1 @@
+"""HTTP routers (FastAPI ``APIRouter``s) joined by :func:`adapter.api.create_app`."""

@@ -1,0 +1,1 @@
+"""Reading local source files: site configurations and delimited rows (part of the core)."""

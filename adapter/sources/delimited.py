@@ -1,0 +1,155 @@
+"""Delimited (CSV-like) exports read into numbered rows of canonical fields.
+
+The site's source section maps headers to canonical fields; this module checks that mapping
+against the fields a source kind knows (unknown or missing ones are usage errors that name the
+key), decodes the bytes with the site's encoding and yields one :class:`Row` per record with its
+row number (the header is row 1, as in a spreadsheet).  A record with the wrong number of cells is
+rejected with its raw text; the other records still go through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+from adapter.issues import Issue, UsageError
+from adapter.sources.site import DelimitedSource, SiteConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record: its row number, canonical field -> stripped cell text, and its raw cells."""
+
+    number: int
+    values: dict[str, str]
+    cells: tuple[str, ...]
+
+    def raw(self, delimiter: str) -> str:
+        """The record written back as one delimited line (for the rejects file)."""
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=delimiter, lineterminator="").writerow(self.cells)
+        return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """The canonical fields of a source kind."""
+
+    kind: str
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> frozenset[str]:
+        return self.required | self.optional
+
+
+def check_section(section: DelimitedSource, fields: Fields) -> None:
+    """Raise :class:`UsageError` naming the key when the column map does not fit the kind."""
+    for header, field in section.columns.items():
+        if field not in fields.known:
+            raise UsageError(
+                f"{fields.kind}.columns.{header}: unknown canonical field {field!r} "
+                f"(known: {', '.join(sorted(fields.known))})"
+            )
+    mapped = set(section.columns.values())
+    missing = sorted(fields.required - mapped)
+    if missing:
+        raise UsageError(f"{fields.kind}.columns: no mapping for required field(s) {missing}")
+    for field in section.vocabularies:
+        if field not in fields.known:
+            raise UsageError(f"{fields.kind}.vocabularies.{field}: unknown canonical field")
+
+
+def read_rows(
+    data: bytes,
+    source_name: str,
+    site: SiteConfig,
+    section: DelimitedSource,
+    fields: Fields,
+    issues: list[Issue],
+) -> Iterator[Row]:
+    """Yield the records of a delimited file; malformed records go to ``issues`` as errors.
+
+    Raises :class:`UsageError` when the file cannot be read at all (wrong encoding, no header,
+    a required column absent).
+    """
+    check_section(section, fields)
+    text = _decode(data, site.encoding, source_name)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=site.delimiter)
+    header = next(reader, None)
+    if not header:
+        raise UsageError(f"{source_name}: empty file, no header row")
+    header = [h.strip() for h in header]
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        field = section.columns.get(name)
+        if field is None:
+            issues.append(
+                Issue(
+                    "warning",
+                    "not-supported",
+                    f"column {name!r} is not mapped by site {site.site!r}; its values are ignored",
+                    rule="column-unmapped",
+                    location=(f"{source_name}:row 1:column {name}",),
+                )
+            )
+        elif field in positions:
+            raise UsageError(f"{source_name}: two columns map to field {field!r}")
+        else:
+            positions[field] = index
+    absent = sorted(fields.required - positions.keys())
+    if absent:
+        wanted = {f: h for h, f in section.columns.items()}
+        raise UsageError(
+            f"{source_name}: required column(s) missing: "
+            + ", ".join(f"{wanted[f]!r} ({f})" for f in absent)
+        )
+    width = len(header)
+    for number, cells in enumerate(reader, start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        row = Row(
+            number,
+            {f: cells[i].strip() for f, i in positions.items() if i < len(cells)},
+            tuple(cells),
+        )
+        if len(cells) != width:
+            issues.append(
+                Issue(
+                    "error",
+                    "structure",
+                    f"record has {len(cells)} cells, the header has {width}",
+                    rule="row-shape",
+                    location=(f"{source_name}:row {number}",),
+                    source_record=row.raw(site.delimiter),
+                )
+            )
+            continue
+        yield row
+
+
+def _decode(data: bytes, encoding: str, source_name: str) -> str:
+    if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
+        encoding = "utf-8-sig"  # tolerate a byte-order mark
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(
+            f"{source_name}: not {encoding} text at byte {exc.start} (line {line}); "
+            "check the site's 'encoding'"
+        ) from None
+
+
+def vocabulary(section: DelimitedSource, field: str, value: str) -> str:
+    """Apply the site vocabulary of a field to a cell value (unchanged when not listed)."""
+    table = section.vocabularies.get(field)
+    return table.get(value, value) if table else value
+
+
+def required_present(row: Row, names: Collection[str]) -> list[str]:
+    """The names among ``names`` whose cell is empty in ``row``."""
+    return [n for n in names if not row.values.get(n)]

@@ -1,0 +1,312 @@
+"""FHIRPath invariants (``ElementDefinition.constraint``) evaluated with fhirpathpy, guarded.
+
+Each expression is compiled once.  Evaluation is guarded three ways:
+
+- a handful of very frequent core invariants have native implementations (``NATIVE``), used only
+  when the expression text is exactly the one in hl7.fhir.r4.core#4.0.1, because at ~28 us per
+  fhirpathpy call they would dominate the run time (they are checked by the tests against
+  fhirpathpy on the same inputs);
+- ``X.empty() or ...``-shaped expressions are true without evaluation when the focus has no ``X``;
+- ``hasValue()`` is provided as a user function, ``trace()`` is silenced (dom-6 would print to
+  stdout), and functions fhirpathpy lacks (``htmlChecks``, ``resolve``, ``conformsTo``,
+  ``memberOf``...) make :meth:`Invariants.evaluate` answer ``None`` with the reason, which the
+  caller reports once as information.
+
+fhirpathpy may add type information to the data it is given; callers pass copies
+(:func:`json_copy`), never the caller's resource.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+
+from adapter.validation.plan import Constraint
+
+_R4 = models["r4"]
+_LOCK = threading.Lock()
+_create_node: Callable[[Any, str], Any] = ResourceNode.create_node
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict)]
+
+
+_OPTIONS: dict[str, Any] = {
+    "traceFn": lambda *_args: None,
+    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+}
+
+
+def _present(focus: Any, name: str) -> bool:
+    if not isinstance(focus, dict):
+        return True
+    if name in focus or "_" + name in focus:
+        return True
+    n = len(name)
+    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in focus)
+
+
+# -- native versions of frequent core invariants ---------------------------------------------------
+
+
+def _dom2(focus: dict[str, Any], _root: Any) -> bool:
+    return all("contained" not in c for c in focus.get("contained", []) if isinstance(c, dict))
+
+
+def _strings(value: Any, out: set[str]) -> None:
+    if isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
+    elif isinstance(value, str) and value.startswith("#"):
+        out.add(value)
+
+
+def _dom3(focus: dict[str, Any], _root: Any) -> bool:
+    contained = [c for c in focus.get("contained", []) if isinstance(c, dict)]
+    if not contained:
+        return True
+    refs: set[str] = set()
+    _strings(focus, refs)
+    for c in contained:
+        inner: set[str] = set()
+        _strings(c, inner)
+        if f"#{c.get('id')}" not in refs and "#" not in inner:
+            return False
+    return True
+
+
+def _dom4(focus: dict[str, Any], _root: Any) -> bool:
+    for c in focus.get("contained", []):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and ("versionId" in meta or "lastUpdated" in meta):
+            return False
+    return True
+
+
+def _dom5(focus: dict[str, Any], _root: Any) -> bool:
+    for c in focus.get("contained", []):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and meta.get("security"):
+            return False
+    return True
+
+
+def _dom6(focus: dict[str, Any], _root: Any) -> bool:
+    text = focus.get("text")
+    return isinstance(text, dict) and "div" in text
+
+
+def _obs6(focus: dict[str, Any], _root: Any) -> bool:
+    return "dataAbsentReason" not in focus or not _present_choice(focus, "value")
+
+
+def _present_choice(focus: dict[str, Any], name: str) -> bool:
+    n = len(name)
+    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in focus)
+
+
+def _obs7(focus: dict[str, Any], _root: Any) -> bool:
+    if not _present_choice(focus, "value"):
+        return True
+    code = focus.get("code")
+    codings = code.get("coding", []) if isinstance(code, dict) else []
+    if not codings:
+        return True
+    for component in focus.get("component", []) or []:
+        ccode = component.get("code") if isinstance(component, dict) else None
+        if isinstance(ccode, dict) and any(c in codings for c in ccode.get("coding", []) or []):
+            return False
+    return True
+
+
+def _ext1(focus: dict[str, Any], _root: Any) -> bool:
+    return bool(focus.get("extension")) != _present_choice(focus, "value")
+
+
+def _ref1(focus: dict[str, Any], root: Any) -> bool:
+    reference = focus.get("reference")
+    if not isinstance(reference, str) or not reference.startswith("#"):
+        return True
+    contained = root.get("contained", []) if isinstance(root, dict) else []
+    return any(isinstance(c, dict) and c.get("id") == reference[1:] for c in contained)
+
+
+NativeFn = Callable[[dict[str, Any], Any], bool]
+
+_TERM = re.compile(r"^(\w+(?:\.\w+)*)\.(exists|empty)\(\)$")
+
+
+def _path_exists(focus: Any, steps: list[str]) -> bool:
+    current = [focus]
+    for step in steps:
+        nxt: list[Any] = []
+        for item in current:
+            if not isinstance(item, dict):
+                continue
+            got = item.get(step)
+            if got is None:
+                n = len(step)
+                for k, v in item.items():
+                    if k.startswith(step) and len(k) > n and k[n].isupper():
+                        got = v
+                        break
+            if got is None and "_" + step in item:
+                got = item["_" + step]
+            if isinstance(got, list):
+                nxt.extend(g for g in got if g is not None)
+            elif got is not None:
+                nxt.append(got)
+        if not nxt:
+            return False
+        current = nxt
+    return True
+
+
+def simple_native(expression: str) -> NativeFn | None:
+    """A native function for ``a.b.exists() or c.empty() ...`` (one operator kind), else None.
+
+    Such expressions are most profile invariants and many core ones (qty-3, att-1, cpt-2, tim-*);
+    their meaning needs no FHIRPath engine: presence of a path, with choice elements matched by
+    prefix (``value`` matches ``valueQuantity``).
+    """
+    has_or, has_and = " or " in expression, " and " in expression
+    if has_or and has_and:
+        return None
+    op = " and " if has_and else " or "
+    parts = expression.split(op)
+    terms = []
+    for part in parts:
+        match = _TERM.match(part.strip())
+        if match is None:
+            return None
+        terms.append((match.group(1).split("."), match.group(2) == "exists"))
+    use_or = op == " or "
+
+    def fn(focus: dict[str, Any], _root: Any) -> bool:
+        results = (_path_exists(focus, steps) == want for steps, want in terms)
+        return any(results) if use_or else all(results)
+
+    return fn
+
+
+#: key -> (exact R4 expression, native implementation)
+NATIVE: dict[str, tuple[str, NativeFn]] = {
+    "dom-2": ("contained.contained.empty()", _dom2),
+    "dom-3": (
+        "contained.where((('#'+id in (%resource.descendants().reference | "
+        "%resource.descendants().as(canonical) | %resource.descendants().as(uri) | "
+        "%resource.descendants().as(url))) or descendants().where(reference = '#').exists() or "
+        "descendants().where(as(canonical) = '#').exists() or "
+        "descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
+        _dom3,
+    ),
+    "dom-4": ("contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()", _dom4),
+    "dom-5": ("contained.meta.security.empty()", _dom5),
+    "dom-6": ("text.`div`.exists()", _dom6),
+    "obs-6": ("dataAbsentReason.empty() or value.empty()", _obs6),
+    "obs-7": (
+        "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists())"
+        ".empty()",
+        _obs7,
+    ),
+    "ext-1": ("extension.exists() != value.exists()", _ext1),
+    "ref-1": (
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+        "%rootResource.contained.id.trace('ids'))",
+        _ref1,
+    ),
+}
+
+#: Functions fhirpathpy 2.2.4 does not implement (reported once as information when hit).
+UNSUPPORTED = ("htmlChecks", "resolve", "conformsTo", "memberOf", "checkModifiers", "extension(")
+
+
+class Invariants:
+    """Compiled FHIRPath constraints, evaluated safely."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Callable[..., Any] | str] = {}
+        self._natives: dict[tuple[str, str], NativeFn | None] = {}
+        self.evaluations = 0
+
+    def native(self, constraint: Constraint) -> NativeFn | None:
+        key = (constraint.key, constraint.expression)
+        if key not in self._natives:
+            entry = NATIVE.get(constraint.key)
+            if entry is not None and entry[0] == constraint.expression:
+                self._natives[key] = entry[1]
+            else:
+                self._natives[key] = simple_native(constraint.expression)
+        return self._natives[key]
+
+    def _compile(self, expression: str) -> Callable[..., Any] | str:
+        found = self._compiled.get(expression)
+        if found is None:
+            for name in UNSUPPORTED:
+                if name + ("" if name.endswith("(") else "(") in expression:
+                    found = f"uses {name.rstrip('(')}(), which fhirpathpy does not implement"
+                    break
+            else:
+                try:
+                    found = fhirpathpy.compile(expression, _R4, _OPTIONS)
+                except Exception as exc:
+                    found = f"does not compile: {exc}"
+            self._compiled[expression] = found
+        return found
+
+    def evaluate(
+        self, constraint: Constraint, focus: Any, type_path: str, resource: Any, root: Any
+    ) -> bool | str:
+        """True/False, or the reason it could not be evaluated.
+
+        ``focus``, ``resource`` and ``root`` must be copies the engine may touch.
+        """
+        if constraint.guard is not None and not _present(focus, constraint.guard):
+            return True
+        native = self.native(constraint)
+        if native is not None:
+            return native(focus, root) if isinstance(focus, dict) else True
+        fn = self._compile(constraint.expression)
+        if isinstance(fn, str):
+            return fn
+        self.evaluations += 1
+        node = (
+            focus
+            if "resourceType" in (focus if isinstance(focus, dict) else {})
+            else _create_node(focus, type_path)
+        )
+        sink = io.StringIO()
+        try:
+            # fhirpathpy keeps global state (constants, TypeInfo.model): one evaluation at a time.
+            with _LOCK, contextlib.redirect_stdout(sink):
+                result: list[Any] = fn(node, {"resource": resource, "rootResource": root})
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"could not be evaluated: {message[:200]}"
+        if result == [] or result == [False]:
+            return len(result) == 0
+        if result == [True]:
+            return True
+        # A non-boolean result: FHIRPath treats a single non-boolean item as true.
+        return bool(result)

@@ -1,0 +1,123 @@
+"""The public validator: packages in, ``list[Issue]`` out."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from adapter.issues import Issue
+from adapter.packagecache import core_package_dir
+from adapter.validation.bundle import bundle_context, check_bundle_rules
+from adapter.validation.checker import Checker, Options, Run
+from adapter.validation.profilemap import DEFAULT_MAP, ProfileMap, load_profile_map
+from adapter.validation.registry import Registry
+
+#: Our own package (profiles, ValueSets, CodeSystem ball-concepts), built into the repository.
+PROFILES_PACKAGE = Path(__file__).resolve().parents[2] / "profiles" / "package"
+
+
+class Validator:
+    """Validates FHIR R4 JSON resources and Bundles against the loaded packages.
+
+    >>> v = Validator.load([PROFILES_PACKAGE])        # doctest: +SKIP
+    >>> issues = v.validate(bundle)                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        profile_map: ProfileMap | None = None,
+        options: Options | None = None,
+    ) -> None:
+        self.registry = registry
+        self.profile_map = profile_map
+        self.options = options or Options()
+        self.checker = Checker(registry)
+
+    @classmethod
+    def load(
+        cls,
+        packages: Iterable[Path] = (),
+        *,
+        core: bool = True,
+        profile_map: ProfileMap | Path | None = DEFAULT_MAP,
+        options: Options | None = None,
+    ) -> Validator:
+        """Index the core package (unless ``core=False``) and then ``packages`` (folder or .tgz).
+
+        Later packages override earlier ones for the same canonical URL.
+        """
+        registry = Registry()
+        if core:
+            registry.add_package(core_package_dir())
+        for package in packages:
+            registry.add_package(Path(package))
+        pmap = load_profile_map(profile_map) if isinstance(profile_map, Path) else profile_map
+        return cls(registry, pmap, options)
+
+    def with_options(self, options: Options) -> Validator:
+        """The same validator (shared packages and compiled plans) with other options."""
+        other = copy.copy(self)
+        other.options = options
+        return other
+
+    def profiles_for(self, resource: dict[str, Any]) -> list[str]:
+        """``meta.profile`` of the resource, or what the profile map assigns."""
+        meta = resource.get("meta")
+        declared = meta.get("profile") if isinstance(meta, dict) else None
+        if isinstance(declared, list) and declared:
+            return [p for p in declared if isinstance(p, str)]
+        if self.profile_map is None:
+            return []
+        return self.profile_map.profiles_for(resource, self.registry)
+
+    def validate(
+        self,
+        resource: Any,
+        profiles: list[str] | None = None,
+        *,
+        base_only: bool = False,
+        options: Options | None = None,
+    ) -> list[Issue]:
+        """All issues of ``resource`` (a resource or a Bundle), in document order, deduplicated.
+
+        ``profiles`` are checked on the top-level resource in addition to its ``meta.profile``;
+        with ``base_only`` no profile at all is applied (only the base R4 definitions).
+        """
+        run = Run(options=options or self.options)
+        if base_only:
+            run.profiles_for = lambda _r: []
+        else:
+            run.profiles_for = self.profiles_for
+        expr = "Resource"
+        top: list[str] = []
+        if isinstance(resource, dict):
+            rtype = resource.get("resourceType")
+            expr = rtype if isinstance(rtype, str) else "Resource"
+            if not base_only:
+                top = list(dict.fromkeys([*(profiles or []), *self.profiles_for(resource)]))
+            if rtype == "Bundle":
+                run.bundle = bundle_context(resource)
+        self.checker.check_resource(resource, expr, run, top, explicit=tuple(profiles or ()))
+        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+            check_bundle_rules(resource, expr, run)
+        return _dedupe(run.issues)
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    return list(dict.fromkeys(issues))
+
+
+@cache
+def default_validator() -> Validator:
+    """The validator over the core package and ``profiles/package`` (built once per process)."""
+    packages = [PROFILES_PACKAGE] if PROFILES_PACKAGE.is_dir() else []
+    return Validator.load(packages)
+
+
+def validate(resource: Any, profiles: list[str] | None = None) -> list[Issue]:
+    """Validate with :func:`default_validator`."""
+    return default_validator().validate(resource, profiles)

@@ -1,0 +1,122 @@
+"""Benchmark: `ball-fhir map hl7v2` work on 20,000 generated ORU^R01 messages vs bare hl7.parse.
+
+Run: ``.venv/bin/python benchmarks/map_hl7v2.py [MESSAGES] [--seed N]``.  Each generated message
+is an MRD or blood-count ORU^R01 (MSH, PID, PV1, ORC, OBR, OBR NTE, 3-6 OBX of NM/SN/ST/TX with
+NTE, SPM; some with escapes and Z-segments).  Prints messages/s and OBX/s of process CPU time for
+the mapping (read bytes, group, map to FHIR, serialise the Bundle) and for a bare ``hl7.parse``
+of every message over the same messages in the same run, and the ratio (issue 3).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+
+import hl7
+
+from adapter.cli.mapcmd import hl7v2_context
+from adapter.mapping.hl7v2 import map_hl7v2
+from adapter.sources.site import load_site
+
+MRD = [
+    "OBX|{i}|NM|MRDFLOW^MRD by flow cytometry^99BALL|1|{mrd}|%^percent^UCUM||{interp}|||F|||{t}"
+    "|||^8-color flow cytometry|FACSCanto II",
+    "NTE|1|L|CD19 expression preserved",
+    "OBX|{j}|NM|MRDEVT^Events analyzed^99BALL|1|{events}||||||F|||{t}",
+    "OBX|{k}|NM|MRDLOD^MRD limit of detection^99BALL|1|0.005|%^percent^UCUM|||||F|||{t}",
+    "OBX|{m}|TX|FLOWPANEL^Flow panel^99BALL|1|Tube 1: CD58 / CD34 / CD10 / CD19~Tube 2: CD20 "
+    "\\T\\ CD45 \\S\\ CD38\\.br\\Gating CD19+||||||F|||{t}",
+]
+COUNT = [
+    "OBX|{i}|NM|718-7^Hemoglobin^LN||{hgb}|g/dL^g/dL^UCUM|11-14|{flag}|||F|||{t}"
+    "|||^automated|Sysmex XN",
+    "OBX|{j}|NM|PLT^Platelets^99BALL||{plt}|10*9/L^10*9/L^UCUM|150-400||||F|||{t}",
+    "OBX|{k}|SN|CD3ABS^CD3+ cells^99BALL||>^{cd3}|/uL^/uL^UCUM|||||F|||{t}",
+    "NTE|1|L|before apheresis",
+]
+
+
+def generate(n: int, seed: int) -> tuple[bytes, int]:
+    rnd = random.Random(seed)
+    out: list[str] = []
+    obx = 0
+    for m in range(n):
+        t = f"202404{rnd.randint(1, 28):02d}{rnd.randint(7, 17):02d}{rnd.randint(0, 59):02d}00+0300"
+        patient = f"P{rnd.randint(1, 2000):05d}"
+        mrd_case = rnd.random() < 0.5
+        spec = f"{'BM' if mrd_case else 'PB'}-{m:06d}"
+        segs = [
+            f"MSH|^~\\&|LIS|BALLHOSP|BALLFHIR|BALLFHIR|{t}||ORU^R01^ORU_R01|MSG{m:07d}|P|2.5.1",
+            f"PID|1||{patient}^^^BALLHOSP^MR||Doe^Jane||20150612|F",
+            "PV1|1|O|ONC^^^BALLHOSP",
+            f"ORC|RE||FIL{m:07d}^LIS",
+            f"OBR|1||FIL{m:07d}^LIS|PANEL^Lab panel^99BALL|||{t}|||||||||||||||{t}||LAB|F",
+            "NTE|1|L|Report comment",
+        ]
+        lines = MRD if mrd_case else COUNT
+        values = {
+            "t": t,
+            "i": 1,
+            "j": 2,
+            "k": 3,
+            "m": 4,
+            "mrd": f"{rnd.uniform(0, 5):.3f}",
+            "interp": rnd.choice(["POS", "NEG", ""]),
+            "events": rnd.randint(100_000, 900_000),
+            "hgb": f"{rnd.uniform(6, 15):.1f}",
+            "flag": rnd.choice(["L", "N", ""]),
+            "plt": rnd.randint(10, 500),
+            "cd3": rnd.randint(50, 3000),
+        }
+        segs.extend(line.format(**values) for line in lines)
+        if rnd.random() < 0.1:
+            segs.append("ZXX|1|vendor data")
+        code = "MAR^Marrow^HL70487" if mrd_case else "BLDV^Blood venous^HL70487"
+        segs.append(f"SPM|1|^{spec}&LIS||{code}|||||||||||||{t}")
+        obx += sum(1 for s in segs if s.startswith("OBX"))
+        out.extend(segs)
+    return ("\r".join(out) + "\r").encode(), obx
+
+
+def best_of(runs: int, work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 20_000
+    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 3
+    data, obx = generate(n, seed)
+    site = load_site("default")
+    ctx = hl7v2_context(site)
+    messages = ["MSH" + m for m in data.decode().split("MSH")[1:]]
+
+    def bare() -> object:
+        segments = 0
+        for m in messages:  # parsed messages are not kept (as in the mapper): no GC penalty
+            segments += len(hl7.parse(m))
+        return segments
+
+    def mapped() -> object:
+        result = map_hl7v2(data, "bench.hl7", site, ctx, "2024-06-01T12:00:00Z")
+        assert result.rejected == 0, result.issues[:3]
+        return json.dumps(result.bundle)
+
+    t_bare = best_of(3, bare)
+    t_map = best_of(3, mapped)
+    print(f"messages: {n:,}  OBX: {obx:,}  bytes: {len(data):,}")
+    print(f"bare hl7.parse       : {n / t_bare:10,.0f} messages/s {obx / t_bare:10,.0f} OBX/s")
+    print(f"ball-fhir map hl7v2  : {n / t_map:10,.0f} messages/s {obx / t_map:10,.0f} OBX/s")
+    print(f"ratio (map / parse)  : {t_map / t_bare:10.1f}x the time of the bare parse")
+
+
+if __name__ == "__main__":
+    main()

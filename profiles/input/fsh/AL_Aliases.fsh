@@ -1,0 +1,10 @@
+// Code systems of ../shared/domain/contract.md "Systems" and the HL7 systems the profiles name.
+Alias: $loinc = http://loinc.org
+Alias: $sct = http://snomed.info/sct
+Alias: $ucum = http://unitsofmeasure.org
+Alias: $obs-category = http://terminology.hl7.org/CodeSystem/observation-category
+Alias: $v2-0074 = http://terminology.hl7.org/CodeSystem/v2-0074
+Alias: $v3-interpretation = http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation
+Alias: $data-absent-reason = http://terminology.hl7.org/CodeSystem/data-absent-reason
+Alias: $ball = https://ball-fhir.org/fhir/CodeSystem/ball-concepts
+Alias: $rfc3986 = urn:ietf:rfc:3986

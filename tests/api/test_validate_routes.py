@@ -1,0 +1,117 @@
+"""HTTP $validate and metadata (FastAPI TestClient)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapter.api import create_app
+from adapter.fhir import PROFILE_LAB
+
+with warnings.catch_warnings():
+    # starlette 1.10 deprecates httpx for its TestClient in favour of httpx2 (not installed).
+    warnings.simplefilter("ignore", UserWarning)
+    from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = json.loads((ROOT / "tests" / "validation" / "resources" / "bundle-tx.json").read_text())
+ANC = json.loads((ROOT / "tests" / "validation" / "resources" / "obs-anc.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app())
+
+
+def _rules(body: dict[str, Any]) -> set[str]:
+    return {i.get("details", {}).get("text", "") for i in body["issue"]}
+
+
+def test_valid_bundle(client: TestClient) -> None:
+    response = client.post("/fhir/$validate", json=BUNDLE)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert not [i for i in body["issue"] if i["severity"] in ("error", "fatal")]
+
+
+def test_invalid_resource_is_200_with_errors(client: TestClient) -> None:
+    response = client.post("/fhir/Observation/$validate", json={**ANC, "status": "done"})
+    assert response.status_code == 200
+    assert "binding-required" in _rules(response.json())
+
+
+def test_parameters_wrapper_with_profile(client: TestClient) -> None:
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "resource", "resource": ANC},
+            {"name": "profile", "valueUri": PROFILE_LAB},
+        ],
+    }
+    response = client.post("/fhir/$validate", json=parameters)
+    assert response.status_code == 200
+    assert "binding-required" in _rules(response.json())
+
+
+def test_profile_query_parameter(client: TestClient) -> None:
+    response = client.post("/fhir/Observation/$validate", params={"profile": PROFILE_LAB}, json=ANC)
+    assert "binding-required" in _rules(response.json())
+
+
+def test_unparsable_json_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/fhir/$validate", content=b"{nope", headers={"content-type": "application/fhir+json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[1, 2], {"no": "resourceType"}, {"resourceType": "Parameters", "parameter": []}],
+)
+def test_wrong_content_is_400(client: TestClient, body: Any) -> None:
+    response = client.post("/fhir/$validate", json=body)
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_type_mismatch_is_400(client: TestClient) -> None:
+    response = client.post("/fhir/Patient/$validate", json=ANC)
+    assert response.status_code == 400
+
+
+def test_unknown_type_is_404(client: TestClient) -> None:
+    response = client.post("/fhir/Nonsense/$validate", json=ANC)
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_unknown_profile_is_400(client: TestClient) -> None:
+    response = client.post("/fhir/$validate", params={"profile": "https://x.org/nope"}, json=ANC)
+    assert response.status_code == 400
+
+
+def test_metadata(client: TestClient) -> None:
+    response = client.get("/fhir/metadata")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["resourceType"] == "CapabilityStatement"
+    assert body["fhirVersion"] == "4.0.1"
+    rest = body["rest"][0]
+    assert rest["operation"][0]["name"] == "validate"
+    observation = next(r for r in rest["resource"] if r["type"] == "Observation")
+    assert PROFILE_LAB in observation["supportedProfile"]
+
+
+def test_capability_statement_is_valid_r4(client: TestClient) -> None:
+    body = client.get("/fhir/metadata").json()
+    response = client.post("/fhir/$validate", json=body)
+    errors = [i for i in response.json()["issue"] if i["severity"] == "error"]
+    assert not errors

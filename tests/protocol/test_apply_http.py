@@ -1,0 +1,162 @@
+"""$apply: the proposed, dated actions as a RequestGroup Bundle, in Python and over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from adapter.protocol.apply import apply_plan
+from adapter.routes.protocol import get_protocols, router
+from tests.protocol.conftest import ROOT, bundle_of, protocols
+
+EXAMPLE = ROOT / "examples" / "protocol" / "course-bundle.json"
+
+
+def _example() -> dict[str, Any]:
+    return dict(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+
+
+def _patient_ref(bundle: dict[str, Any]) -> str:
+    p = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    return f"Patient/{p['id']}"
+
+
+def _requests(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in result["entry"][1:]]
+
+
+def test_apply_after_mrd_positive_course_proposes_course_two() -> None:
+    bundle = _example()
+    result, evaluation = apply_plan(
+        bundle, protocols()["all-rez-2016"], _patient_ref(bundle), dt.date(2022, 4, 5)
+    )
+    group = result["entry"][0]["resource"]
+    assert group["resourceType"] == "RequestGroup"
+    assert group["intent"] == "proposal"
+    assert group["instantiatesCanonical"] == [
+        "https://ball-fhir.org/fhir/PlanDefinition/all-rez-2016"
+    ]
+    urls = {e["fullUrl"] for e in result["entry"]}
+    for action in group["action"]:
+        assert action["resource"]["reference"] in urls
+    reqs = _requests(result)
+    assert all(r["intent"] == "option" for r in reqs)
+    [blina] = [r for r in reqs if r["resourceType"] == "MedicationRequest"]
+    dosage = blina["dosageInstruction"][0]
+    assert dosage["timing"]["repeat"]["boundsPeriod"] == {
+        "start": "2022-04-11",
+        "end": "2022-05-08",
+    }
+    assert dosage["doseAndRate"][0]["rateQuantity"]["value"] == 13.69
+    cd3 = sorted(
+        r["occurrenceDateTime"]
+        for r in reqs
+        if r["resourceType"] == "ServiceRequest" and "cd3" in r["instantiatesCanonical"][0]
+    )
+    assert cd3 == ["2022-04-11", "2022-04-18", "2022-04-25", "2022-05-02"]
+    assert "next-step-second-course" in evaluation.codes()
+
+
+def test_apply_new_patient_proposes_course_one_from_start_date() -> None:
+    bundle = bundle_of(
+        [
+            {"resourceType": "Patient", "id": "p", "birthDate": "2014-01-01"},
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "subject": {"reference": "Patient/p"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                "effectiveDateTime": "2022-01-01",
+                "valueQuantity": {"value": 50, "unit": "kg", "code": "kg"},
+            },
+        ]
+    )
+    result, _ = apply_plan(
+        bundle,
+        protocols()["all-rez-mb-2014"],
+        "Patient/p",
+        dt.date(2022, 1, 2),
+        dt.date(2022, 1, 5),
+    )
+    reqs = _requests(result)
+    meds = [r for r in reqs if r["resourceType"] == "MedicationRequest"]
+    assert [m["dosageInstruction"][0]["doseAndRate"][0]["rateQuantity"]["value"] for m in meds] == [
+        9.0,
+        28.0,
+    ]
+    services = [r for r in reqs if r["resourceType"] == "ServiceRequest"]
+    assert not any("cd3" in r["instantiatesCanonical"][0] for r in services)  # MB 2014: none
+    assert sorted(r["occurrenceDateTime"] for r in services) == [
+        "2022-01-05",
+        "2022-02-01",
+        "2022-02-02",
+    ]
+
+
+class _Client:
+    """Calls the ASGI app in-process through httpx (starlette's TestClient warns on this httpx)."""
+
+    def __init__(self) -> None:
+        self.app = FastAPI()
+        self.app.include_router(router)
+        self.app.dependency_overrides[get_protocols] = protocols
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                return await c.post(url, **kwargs)
+
+        return asyncio.run(go())
+
+
+def _client() -> _Client:
+    return _Client()
+
+
+def _parameters(subject: str | None, data: dict[str, Any] | None, **extra: str) -> dict[str, Any]:
+    params: list[dict[str, Any]] = []
+    if subject is not None:
+        params.append({"name": "subject", "valueString": subject})
+    if data is not None:
+        params.append({"name": "data", "resource": data})
+    params += [{"name": k, "valueDate": v} for k, v in extra.items()]
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def test_http_apply() -> None:
+    bundle = _example()
+    body = _parameters(_patient_ref(bundle), bundle, asOf="2022-04-05")
+    r = _client().post("/fhir/PlanDefinition/all-rez-2016/$apply", json=body)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    assert r.json()["entry"][0]["resource"]["resourceType"] == "RequestGroup"
+
+
+def test_http_apply_errors() -> None:
+    client = _client()
+    bundle = _example()
+    r = client.post("/fhir/PlanDefinition/nope/$apply", json=_parameters("Patient/x", bundle))
+    assert r.status_code == 404
+    assert r.json()["resourceType"] == "OperationOutcome"
+    r = client.post("/fhir/PlanDefinition/all-rez-2016/$apply", json=_parameters(None, bundle))
+    assert r.status_code == 400
+    assert "subject" in r.json()["issue"][0]["diagnostics"]
+    r = client.post("/fhir/PlanDefinition/all-rez-2016/$apply", json=_parameters("Patient/x", None))
+    assert r.status_code == 400
+    r = client.post(
+        "/fhir/PlanDefinition/all-rez-2016/$apply", json=_parameters("Patient/unknown", bundle)
+    )
+    assert r.status_code == 422
+    r = client.post("/fhir/PlanDefinition/all-rez-2016/$apply", content=b"{not json")
+    assert r.status_code == 400
+    r = client.post(
+        "/fhir/PlanDefinition/all-rez-2016/$apply",
+        json=_parameters(_patient_ref(bundle), bundle, asOf="yesterday"),
+    )
+    assert r.status_code == 400
