@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import random
 import sys
-import time
-from collections.abc import Callable
 
 import hl7
 
 from adapter.cli.mapcmd import hl7v2_context
 from adapter.mapping.hl7v2 import map_hl7v2
 from adapter.sources.site import load_site
+from benchmarks._timing import bare_and_mapped
 
 MRD = [
     "OBX|{i}|NM|MRDFLOW^MRD by flow cytometry^99BALL|1|{mrd}|%^percent^UCUM||{interp}|||F|||{t}"
@@ -81,15 +80,6 @@ def generate(n: int, seed: int) -> tuple[bytes, int]:
     return ("\r".join(out) + "\r").encode(), obx
 
 
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.process_time()
-        work()
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 20_000
@@ -110,8 +100,7 @@ def main() -> None:
         assert result.rejected == 0, result.issues[:3]
         return json.dumps(result.bundle)
 
-    t_bare = best_of(3, bare)
-    t_map = best_of(3, mapped)
+    t_bare, t_map = bare_and_mapped(bare, mapped)
     print(f"messages: {n:,}  OBX: {obx:,}  bytes: {len(data):,}")
     print(f"bare hl7.parse       : {n / t_bare:10,.0f} messages/s {obx / t_bare:10,.0f} OBX/s")
     print(f"ball-fhir map hl7v2  : {n / t_map:10,.0f} messages/s {obx / t_map:10,.0f} OBX/s")

@@ -14,12 +14,11 @@ import io
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from adapter.cli.mapcmd import bundle_json, map_file
 from adapter.sources.site import load_site
+from benchmarks._timing import bare_and_mapped
 
 HEADER = (
     "patient_id,specimen_id,collected_at,specimen,test,value,unit,events_analyzed,lod,status,"
@@ -56,15 +55,6 @@ def generate(n: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.process_time()
-        work()
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     data = generate(n)
@@ -80,8 +70,7 @@ def main() -> None:
         assert result.rejected == 0
         return bundle_json(result.bundle)
 
-    t_bare = best_of(3, bare)
-    t_map = best_of(3, mapped)
+    t_bare, t_map = bare_and_mapped(bare, mapped)
     print(f"rows: {n:,}")
     print(f"csv.DictReader pass : {n / t_bare:12,.0f} rows/s  ({t_bare:.3f} s)")
     print(f"ball-fhir map lab   : {n / t_map:12,.0f} rows/s  ({t_map:.3f} s)")

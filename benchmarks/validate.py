@@ -118,6 +118,23 @@ def make_resources(count: int, seed: int = 6) -> list[dict[str, Any]]:
     return out
 
 
+def make_bundles(resources: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """The same resources as transaction Bundles (urn:uuid fullUrls, POST requests)."""
+    out = []
+    for start in range(0, len(resources), size):
+        entries = []
+        for n, r in enumerate(resources[start : start + size]):
+            entries.append(
+                {
+                    "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{start + n:012d}",
+                    "resource": r,
+                    "request": {"method": "POST", "url": r["resourceType"]},
+                }
+            )
+        out.append({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return out
+
+
 def _fault(r: dict[str, Any], rng: random.Random) -> None:
     kind = rng.randrange(5)
     if kind == 0:
@@ -132,21 +149,25 @@ def _fault(r: dict[str, Any], rng: random.Random) -> None:
         r["meta"] = {"profile": [f"{BALL_CONCEPTS}/not-a-profile"], "versionId": ""}
 
 
-def time_ours(resources: list[dict[str, Any]], base_only: bool, repeat: int) -> tuple[float, int]:
+def time_ours(
+    resources: list[dict[str, Any]], base_only: bool, repeat: int
+) -> tuple[float, int, set[int]]:
     validator = default_validator()
     best = float("inf")
-    rejected = 0
+    rejected: set[int] = set()
     for _ in range(repeat):
-        rejected = 0
+        rejected = set()
         start = time.perf_counter()
-        for r in resources:
+        for n, r in enumerate(resources):
             if any(i.is_error for i in validator.validate(r, base_only=base_only)):
-                rejected += 1
+                rejected.add(n)
         best = min(best, time.perf_counter() - start)
-    return best, rejected
+    return best, len(rejected), rejected
 
 
-def time_medplum(resources: list[dict[str, Any]], repeat: int) -> tuple[float, int] | None:
+def time_medplum(
+    resources: list[dict[str, Any]], repeat: int
+) -> tuple[float, int, set[int]] | None:
     if shutil.which("node") is None or not (ROOT / ".npm-tools" / "node_modules").is_dir():
         return None
     payload = json.dumps({"mode": "bench", "resources": resources, "repeat": repeat})
@@ -161,8 +182,8 @@ def time_medplum(resources: list[dict[str, Any]], repeat: int) -> tuple[float, i
         text=True,
         check=True,
     )
-    rejected = sum(not v["ok"] for v in json.loads(verdicts.stdout))
-    return float(bench["seconds"]), rejected
+    rejected = {n for n, v in enumerate(json.loads(verdicts.stdout)) if not v["ok"]}
+    return float(bench["seconds"]), len(rejected), rejected
 
 
 def time_fhirjs(
@@ -195,7 +216,7 @@ def time_fhirjs(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--install-fhirjs", action="store_true")
     args = parser.parse_args()
@@ -214,8 +235,13 @@ def main() -> int:
     rows.append(("ours base-only", n, base[0], base[1]))
     full = time_ours(resources, False, args.repeat)
     rows.append(("ours base+profile", n, full[0], full[1]))
+    bundles = make_bundles(resources, 20)
+    in_bundles = time_ours(bundles, False, args.repeat)
+    rows.append(("ours base+profile, in transaction Bundles of 20", n, *in_bundles[:2]))
+    obs_base = time_ours(observations, True, args.repeat)
+    rows.append(("ours base-only, Observations only", len(observations), *obs_base[:2]))
     obs = time_ours(observations, False, args.repeat)
-    rows.append(("ours base+profile, Observations only", len(observations), obs[0], obs[1]))
+    rows.append(("ours base+profile, Observations only", len(observations), *obs[:2]))
     medplum = fhirjs = None
     if not args.no_peers:
         medplum = time_medplum(resources, args.repeat)
@@ -228,9 +254,21 @@ def main() -> int:
     print(
         f"{n} resources ({len(observations)} Observations); warm-up (load + compile): {warm:.2f} s"
     )
+    evaluations = validator.checker.invariants.evaluations
+    runs = 4 * args.repeat * n  # about: the four timed passes above, repeated
+    print(
+        f"fhirpathpy evaluations: {evaluations} in ~{runs} validations "
+        f"({evaluations / runs:.4f} per resource; the other invariants are native or guarded)"
+    )
     print(f"{'validator':44} {'resources/s':>12} {'seconds':>8} {'rejected':>9}")
     for name, count, seconds, rejected in rows:
         print(f"{name:44} {count / seconds:12,.0f} {seconds:8.2f} {rejected:9}")
+    if medplum is not None:
+        missed = medplum[2] - full[2]
+        print(
+            f"Medplum rejects {medplum[1]}, we reject {full[1]}; "
+            f"rejected by Medplum but not by us: {len(missed)}"
+        )
     rate_full = n / full[0]
     for label, peer in (("Medplum", medplum), ("FHIR.js", fhirjs)):
         if peer is not None:

@@ -18,15 +18,32 @@ from pathlib import Path
 from typing import Any
 
 from adapter.fhir import Resource
+from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
 from adapter.protocol import evaluate, load_protocols_from_folder
 from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
+from adapter.sources.site import mappings_dir
+
+
+def gene_knowledge() -> Knowledge:
+    """The gene loci and named fusions the protocol names fusions with: the same
+    ``mappings/iscn/gene-loci.yaml`` (``$BALL_FHIR_MAPPINGS``) the cytogenetics mapping uses."""
+    path = mappings_dir() / "iscn" / "gene-loci.yaml"
+    try:
+        return load_knowledge(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: {exc}") from None
 
 
 def load_content(folder: str | None) -> dict[str, Protocol]:
-    return load_protocols_from_folder(Path(folder) if folder else default_content_dir())
+    """The protocol content of a folder (default: the checkout's), carrying the gene knowledge."""
+    return load_protocols_from_folder(
+        Path(folder) if folder else default_content_dir(), gene_knowledge()
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -169,7 +186,12 @@ def register(subparsers: Any) -> None:
     )
     ev.add_argument("bundle", metavar="BUNDLE", help="FHIR Bundle JSON file, or - for stdin")
     _common(ev)
-    ev.add_argument("--apheresis-date", type=_date, help="date for the apheresis check")
+    ev.add_argument(
+        "--apheresis-date",
+        type=_date,
+        help="date for the apheresis check (default: the date of each CD3+ apheresis Procedure "
+        "of the bundle, else the as-of date)",
+    )
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(

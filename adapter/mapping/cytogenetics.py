@@ -33,7 +33,7 @@ ball-cytogenetics-report, ball-provenance (profiles/input/fsh).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -60,10 +60,19 @@ from adapter.iscn.knowledge import FusionDef
 from adapter.iscn.model import FishAbnormality, FishResult, Karyotype, ProbeGroup
 from adapter.issues import Issue, UsageError
 from adapter.mapping.bundle import BundleBuilder, MapResult, patient_id
-from adapter.mapping.lab import DATA_ABSENT, SPECIMEN_KINDS, STATUSES, to_fhir_specimen
-from adapter.sources.delimited import Fields, Row, read_rows, required_present, vocabulary
+from adapter.mapping.lab import (
+    DATA_ABSENT,
+    SPECIMEN_KINDS,
+    STATUSES,
+    report_status,
+    specimen_conflict,
+    specimen_id,
+    to_fhir_specimen,
+)
+from adapter.mapping.rows import RowCheck, duplicate, map_rows, section_of
+from adapter.sources.delimited import Fields, Row, vocabulary
 from adapter.sources.site import CytogeneticsSource, SiteConfig
-from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
+from adapter.sources.values import ValueProblem, parse_decimal
 
 FIELDS = Fields(
     kind="cytogenetics",
@@ -226,96 +235,38 @@ def map_cytogenetics(
     progress: Callable[[int], None] | None = None,
 ) -> MapResult:
     """Map a cytogenetics export to one transaction Bundle; rejected rows are kept in the issues."""
-    section = site.cytogenetics
-    if section is None:
-        raise UsageError(f"site {site.site!r} has no 'cytogenetics' section")
-    issues: list[Issue] = []
+    section: CytogeneticsSource = section_of(site, "cytogenetics")
     builder = BundleBuilder()
     reports: dict[str, list[tuple[CytogeneticsRecord, list[str]]]] = {}
     seen: dict[str, int] = {}
-    read = rejected = 0
-    for row in read_rows(data, source_name, site, section, FIELDS, issues):
-        read += 1
-        if progress and read % 1000 == 0:
-            progress(read)
-        where = f"{source_name}:row {row.number}"
-        record, row_issues = check_cytogenetics_row(row, site, section, ctx)
-        obs_ids = observation_ids(site, record) if record else []
-        if record is not None:
-            _check_duplicates(obs_ids, seen, row_issues)
-            _check_specimen(builder, site, record, row_issues)
-        located = [_locate(i, where) for i in row_issues]
-        if record is None or any(i.is_error for i in located):
-            rejected += 1
-            issues.extend(
-                replace(i, source_record=row.raw(site.delimiter)) if i.is_error else i
-                for i in located
-            )
-            continue
-        issues.extend(located)
-        for oid in obs_ids:
-            seen[oid] = row.number
-        _add_record(builder, site, ctx.codes, record)
+    specimens: dict[str, tuple[str, str, str]] = {}
+
+    def check(row: Row) -> tuple[CytogeneticsRecord | None, list[Issue]]:
+        return check_cytogenetics_row(row, site, section, ctx)
+
+    def across(record: CytogeneticsRecord, row_issues: list[Issue]) -> None:
+        earlier = next((seen[oid] for oid in observation_ids(site, record) if oid in seen), None)
+        if earlier is not None:
+            row_issues.append(duplicate("same sample, method and finding", earlier, "sample_id"))
         spec_id = specimen_id(site, record.specimen_id)
-        reports.setdefault(spec_id, []).append((record, obs_ids))
+        conflict = specimen_conflict(specimens, spec_id, record, noun="sample", values=False)
+        if conflict:
+            row_issues.append(conflict)
+
+    def accept(record: CytogeneticsRecord) -> None:
+        obs_ids = observation_ids(site, record)
+        for oid in obs_ids:
+            seen[oid] = record.row
+        _add_record(builder, site, ctx.codes, record)
+        reports.setdefault(specimen_id(site, record.specimen_id), []).append((record, obs_ids))
+
+    done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
     for spec_id, entries in reports.items():
         builder.put(
             to_fhir_cytogenetics_report(site, ctx.codes, spec_id, entries),
             [r.row for r, _ in entries],
         )
-    shape_rejects = sum(1 for i in issues if i.rule == "row-shape")
-    return MapResult(
-        builder.build(source_name, data, recorded),
-        issues,
-        read + shape_rejects,
-        rejected + shape_rejects,
-    )
-
-
-def _locate(issue: Issue, where: str) -> Issue:
-    columns = [f"{where}:column {c}" for c in issue.location] or [where]
-    return replace(issue, location=tuple(columns))
-
-
-def _check_duplicates(obs_ids: list[str], seen: dict[str, int], issues: list[Issue]) -> None:
-    for oid in obs_ids:
-        if oid in seen:
-            issues.append(
-                Issue(
-                    "error",
-                    "duplicate",
-                    f"same sample, method and finding as row {seen[oid]}",
-                    rule="duplicate-record",
-                    location=("sample_id",),
-                )
-            )
-            return
-
-
-def _check_specimen(
-    builder: BundleBuilder, site: SiteConfig, record: CytogeneticsRecord, issues: list[Issue]
-) -> None:
-    """A sample seen before must have the same patient, specimen kind and collection time."""
-    spec_id = specimen_id(site, record.specimen_id)
-    if spec_id not in builder:
-        return
-    known, expected = builder.get(spec_id), to_fhir_specimen(site, record)
-    for key, field in (
-        ("subject", "patient_id"),
-        ("type", "specimen"),
-        ("collection", "collected_at"),
-    ):
-        if known[key] != expected[key]:
-            issues.append(
-                Issue(
-                    "error",
-                    "business-rule",
-                    f"sample {record.specimen_id!r} was given another {field} on an earlier row",
-                    rule="specimen-conflict",
-                    location=(field,),
-                )
-            )
-            return
+    return done.result(builder, source_name, data, recorded)
 
 
 # -- checking one row --------------------------------------------------------------------------
@@ -325,46 +276,16 @@ def check_cytogenetics_row(
     row: Row, site: SiteConfig, section: CytogeneticsSource, ctx: CytogeneticsContext
 ) -> tuple[CytogeneticsRecord | None, list[Issue]]:
     """Check one row against every rule; a record only when nothing is wrong."""
-    issues: list[Issue] = []
-
-    def bad(rule: str, field: str, message: str, code: Any = "value") -> None:
-        issues.append(Issue("error", code, message, rule=rule, location=(field,)))
-
-    for name in required_present(row, _NEEDED_CELLS):
-        bad("required-cell", name, f"{name} is empty", "required")
-    specimen = vocabulary(section, "specimen", row.values.get("specimen", ""))
-    if specimen and specimen not in SPECIMEN_KINDS:
-        bad(
-            "specimen-unknown",
-            "specimen",
-            f"specimen {specimen!r} is not one of {', '.join(SPECIMEN_KINDS)}",
-            "code-invalid",
-        )
-    status = vocabulary(section, "status", row.values.get("status", ""))
-    if status and status not in STATUSES:
-        bad(
-            "status-unknown",
-            "status",
-            f"status {status!r} is not one of {', '.join(STATUSES)}",
-            "code-invalid",
-        )
-    method_text = vocabulary(section, "method", row.values.get("method", ""))
+    check = RowCheck(row, site, section)
+    issues, bad = check.issues, check.error  # bad(rule, column, message, code="value")
+    check.require(_NEEDED_CELLS)
+    specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
+    status = check.one_of("status", STATUSES, "status-unknown")
+    method_text = check.one_of("method", METHODS, "method-unknown")
     method = next((m for m in METHODS if m == method_text), None)
-    if method_text and method is None:
-        bad(
-            "method-unknown",
-            "method",
-            f"method {method_text!r} is not one of {', '.join(METHODS)}",
-            "code-invalid",
-        )
-    collected = ""
-    if row.values.get("collected_at"):
-        try:
-            collected = parse_datetime(row.values["collected_at"], site)
-        except ValueProblem as exc:
-            bad(exc.rule, "collected_at", str(exc))
+    collected = check.when("collected_at") or ""
     target: FusionDef | None = None
-    target_text = vocabulary(section, "target", row.values.get("target", ""))
+    target_text = check.text("target")
     if target_text:
         target = next((f for f in ctx.knowledge.fusions if f.name == target_text), None)
         if target is None:
@@ -378,7 +299,7 @@ def check_cytogenetics_row(
             )
     result = row.values.get("result", "")
     interpretation_text = row.values.get("interpretation", "")
-    interpretation = vocabulary(section, "interpretation", interpretation_text)
+    interpretation = check.text("interpretation")
     outcome_said = OUTCOMES.get(interpretation)
     # the lab's words are kept as a note, unless they are the outcome of a targeted test
     keep_note = outcome_said is None or method == "karyotype"
@@ -391,14 +312,11 @@ def check_cytogenetics_row(
     findings: list[Finding] = []
     if method == "karyotype":
         if target_text:
-            issues.append(
-                Issue(
-                    "warning",
-                    "informational",
-                    "a karyotype has no target; the target cell is ignored",
-                    rule="target-ignored",
-                    location=("target",),
-                )
+            check.warn(
+                "target-ignored",
+                "target",
+                "a karyotype has no target; the target cell is ignored",
+                "informational",
             )
         if result:
             findings = _karyotype_findings(result, ctx, issues)
@@ -661,11 +579,6 @@ def _pcr_findings(
 # -- ids and FHIR builders (pure) --------------------------------------------------------------
 
 
-def specimen_id(site: SiteConfig, sample_id: str) -> str:
-    """The Specimen id, shared with the lab source (same specimen identifier system)."""
-    return deterministic_id("Specimen", site.specimen_identifier_system, sample_id)
-
-
 def karyotype_id(site: SiteConfig, record: CytogeneticsRecord) -> str:
     return deterministic_id(
         "Observation", site.specimen_identifier_system, record.specimen_id, LOINC, "62356-1"
@@ -796,18 +709,6 @@ def to_fhir_finding(
     return obs
 
 
-def _report_status(records: Iterable[CytogeneticsRecord]) -> str:
-    """DiagnosticReport.status from its results (R4 diagnostic-report-status, as the lab source)."""
-    statuses = {r.status for r in records}
-    if statuses == {"cancelled"}:
-        return "cancelled"
-    if "preliminary" in statuses:
-        return "partial"
-    if "corrected" in statuses:
-        return "corrected"
-    return "final"
-
-
 def to_fhir_cytogenetics_report(
     site: SiteConfig,
     codes: CytogeneticsCodes,
@@ -821,7 +722,7 @@ def to_fhir_cytogenetics_report(
         "resourceType": "DiagnosticReport",
         "id": deterministic_id("DiagnosticReport", spec_id, "cytogenetics"),
         "meta": {"profile": [PROFILE_REPORT]},
-        "status": _report_status(r for r, _ in entries),
+        "status": report_status(r.status for r, _ in entries),
         "category": [
             {"coding": [coding(V2_0074, "LAB", "Laboratory")]},
             {"coding": [coding(V2_0074, report.category.code, report.category.display)]},

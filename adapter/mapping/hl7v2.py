@@ -81,7 +81,7 @@ from adapter.fhir import (
     deterministic_id,
     ref,
 )
-from adapter.issues import Issue, IssueCode, Severity, UsageError
+from adapter.issues import Issue, IssueCode, Severity
 from adapter.mapping.bundle import BundleBuilder, MapResult, patient_id, sha256_uri
 from adapter.mapping.hl7v2_values import (
     Encoding,
@@ -93,9 +93,16 @@ from adapter.mapping.hl7v2_values import (
     hl7_number,
     structured_numeric,
 )
-from adapter.mapping.lab import DATA_ABSENT, SPECIMEN_KINDS, LabRecord, to_fhir_observation
-from adapter.mapping.mrd import mrd_value
+from adapter.mapping.lab import (
+    DATA_ABSENT,
+    SPECIMEN_KINDS,
+    LabRecord,
+    Measured,
+    measure,
+    to_fhir_observation,
+)
 from adapter.mapping.quantities import LabTest, ResultValue, convert, parse_result
+from adapter.mapping.rows import section_of
 from adapter.sources.hl7v2 import RawMessage, RawSegment, read_hl7_file
 from adapter.sources.site import Hl7v2Source, SiteConfig
 from adapter.sources.values import ValueProblem, decimal_json
@@ -176,6 +183,8 @@ def group_oru(segments: list[Seg]) -> Grouped:
     for seg in segments:
         name = seg.name
         if name == "PID":
+            if orc is not None:
+                out.unused.append((orc, "warning", "ORC without a following OBR"))
             pid, orc, order, last_obx = seg, None, None, None
             out.pids.append(seg)
         elif name == "ORC":
@@ -185,6 +194,8 @@ def group_oru(segments: list[Seg]) -> Grouped:
         elif name == "OBR":
             if pid is None:
                 out.unused.append((seg, "warning", "OBR before any PID"))
+                if orc is not None:
+                    out.unused.append((orc, "warning", "ORC of an OBR before any PID"))
                 order = None
             else:
                 order = OrderGroup(seg, orc, pid)
@@ -269,9 +280,7 @@ def map_hl7v2(
     progress: Callable[[int], None] | None = None,
 ) -> MapResult:
     """Map a file of ORU^R01 messages to one transaction Bundle; see the module docstring."""
-    section = site.hl7v2
-    if section is None:
-        raise UsageError(f"site {site.site!r} has no 'hl7v2' section")
+    section: Hl7v2Source = section_of(site, "hl7v2")
     parsed = read_hl7_file(data, site.encoding)
     issues: list[Issue] = []
     builder = BundleBuilder()
@@ -632,7 +641,6 @@ class _MessageMapper:
         observations = self._classify(order, key)
         results: list[str] = []
         mapped: list[_Pending] = []
-        used_specimens: dict[str, _Specimen] = {}
         report_statuses: list[str] = []
         for obs in observations:
             spec = (
@@ -649,13 +657,9 @@ class _MessageMapper:
             mapped.append(_Pending(resource, rows))
             results.append(resource["id"])
             report_statuses.append(resource["status"])
-            if spec is not None and spec.resource is not None:
-                used_specimens[spec.id] = spec
-        for spec in [*specimens, *([obr_specimen] if obr_specimen else [])]:
-            if spec.id not in used_specimens and spec.rows and spec.resource is not None:
-                used_specimens[spec.id] = spec  # SPM without results: still kept
+        used_specimens = self._emitted_specimens([*specimens, obr_specimen])
         self.pending.extend(
-            _Pending(s.resource, s.rows) for s in used_specimens.values() if s.resource is not None
+            _Pending(s.resource, s.rows) for s in used_specimens if s.resource is not None
         )
         self.pending.extend(mapped)
         report_lines = [
@@ -673,8 +677,32 @@ class _MessageMapper:
             )
             self._extend_location(found, [*([order.orc] if order.orc else []), *order.notes])
             return
-        report = self._report(order, key, results, report_statuses, list(used_specimens.values()))
+        report = self._report(order, key, results, report_statuses, used_specimens)
         self.pending.append(_Pending(report, report_lines))
+
+    def _emitted_specimens(self, candidates: list[_Specimen | None]) -> list[_Specimen]:
+        """The Specimens of an order (with or without results), one per id, rows merged."""
+        emitted: dict[str, _Specimen] = {}
+        for spec in candidates:
+            if spec is None or spec.resource is None:
+                continue
+            first = emitted.get(spec.id)
+            if first is None:
+                emitted[spec.id] = spec
+                continue
+            first.rows.extend(spec.rows)
+            if first.resource != spec.resource:
+                self.issues.append(
+                    Issue(
+                        "warning",
+                        "duplicate",
+                        f"specimen lines {spec.rows} repeat the specimen id of line(s) "
+                        f"{first.rows[:1]} with other content: the first is kept",
+                        rule="specimen-conflict",
+                        location=tuple(f"{self.where()}:line {r}" for r in spec.rows),
+                    )
+                )
+        return list(emitted.values())
 
     def _specimen(self, order: OrderGroup, key: tuple[str, ...], index: int) -> _Specimen:
         spm = order.specimens[index]
@@ -992,52 +1020,21 @@ class _MessageMapper:
                     events = int(number)
             else:
                 lod = self._lod_in_unit(number, c_obx, unit, test, errors)
-        value: Decimal | None = None
-        comparator: str | None = None
-        interpretation: str | None = None
-        lod_out: Decimal | None = None
-        original: str | None = None
+        measured = Measured()
         if not errors and result is not None:
-            if test.kind == "mrd":
-                mrd, mrd_issues = mrd_value(result, unit, lod, test, self.section.mrd_unit)
-                for found in mrd_issues:
-                    field_no = 5 if found.location == ("value",) else 6
-                    if found.location == ("lod",):
-                        field_no = 5
-                    located = replace(found, location=(self.where(obx, field_no),))
-                    self.issues.append(located)
-                    if located.is_error:
-                        errors.append(located)
-                if mrd is not None:
-                    value, comparator, lod_out, interpretation = (
-                        mrd.percent,
-                        mrd.comparator,
-                        mrd.lod_percent,
-                        mrd.interpretation,
-                    )
-                    if unit == "fraction":
-                        original = f"{obx.get(5)} (fraction)"
-            elif result.number is None:
-                err(
-                    "value-negative-word",
-                    f"'negative' is only a result of MRD, not {test.display}",
-                    5,
-                )
-            elif unit is None:
-                err(
-                    "unit-missing",
-                    f"{test.display} needs a unit ({', '.join(test.accepted)})",
-                    6,
-                    "required",
-                )
-            else:
-                try:
-                    value = convert(result.number, unit, test)
-                    comparator = result.comparator
-                    if unit != test.unit:
-                        original = f"{self._value_text(obx, value_type)} {unit}"
-                except ValueProblem as exc:
-                    errors.append(self.issue("error", "value", str(exc), exc.rule, obx, 6))
+            found_value, value_issues = measure(result, unit, lod, test, self.section.mrd_unit)
+            for found in value_issues:
+                field_no = 5 if found.location in (("value",), ("lod",)) else 6
+                located = replace(found, location=(self.where(obx, field_no),))
+                self.issues.append(located)
+                if located.is_error:
+                    errors.append(located)
+            if found_value is not None:
+                measured = found_value
+        original: str | None = None
+        if measured.reported:
+            written = obx.get(5) if test.kind == "mrd" else self._value_text(obx, value_type)
+            original = f"{written} {measured.reported}"
         if errors or effective is None or spec is None or spec.resource is None:
             self._reject_obx(obs, errors)
             return None
@@ -1049,10 +1046,10 @@ class _MessageMapper:
             specimen=spec.kind or "",
             test=test,
             status=status,
-            value=value,
-            comparator=comparator,
-            lod=lod_out,
-            interpretation=interpretation,
+            value=measured.value,
+            comparator=measured.comparator,
+            lod=measured.lod,
+            interpretation=measured.interpretation,
             events_analyzed=events,
             original=original,
             method=self._method_text(obx),
@@ -1062,7 +1059,7 @@ class _MessageMapper:
         resource = to_fhir_observation(self.site, record, oid)
         resource["subject"] = self._patient_ref(obs.order.pid)
         resource["specimen"] = ref(spec.id)
-        if value is None:
+        if measured.value is None:
             reason, display = ABSENT_REASONS.get(status, ABSENT_REASONS["cancelled"])
             if obx.get(11) == "N":
                 reason, display = "not-asked", "Not Asked"

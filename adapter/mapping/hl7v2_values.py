@@ -119,15 +119,22 @@ class Seg:
     segment: hl7.Segment
     enc: Encoding
     text: str
-    fields: dict[int, str] = dc_field(default_factory=dict)
+    parts: list[str] | None = None
 
     def raw(self, n: int) -> str:
-        """The raw (escaped) text of field ``n`` (HL7 numbering, also for MSH); '' if absent."""
-        found = self.fields.get(n)
-        if found is None:
-            seg = self.segment
-            found = self.fields[n] = str(seg[n]) if n < len(seg) else ""
-        return found
+        """The raw (escaped) text of field ``n`` (HL7 numbering, also for MSH); '' if absent.
+
+        The same text as ``str(segment[n])`` of python-hl7 (its parse round-trips), read from
+        the segment text split once on the message's field separator, which is much cheaper.
+        """
+        parts = self.parts
+        if parts is None:
+            parts = self.parts = self.text.split(self.enc.field)
+        if self.name == "MSH":
+            if n == 1:
+                return self.enc.field
+            n -= 1
+        return parts[n] if n < len(parts) else ""
 
     def reps(self, n: int) -> list[str]:
         raw = self.raw(n)

@@ -13,8 +13,8 @@ ball-diagnostic-report, ball-provenance (profiles/input/fsh).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -34,20 +34,20 @@ from adapter.fhir import (
     deterministic_id,
     ref,
 )
-from adapter.issues import Issue, UsageError
+from adapter.issues import Issue
 from adapter.mapping.bundle import BundleBuilder, MapResult
-from adapter.mapping.mrd import MrdValue, mrd_value
+from adapter.mapping.mrd import mrd_value
 from adapter.mapping.quantities import (
     LabTest,
     ResultValue,
     convert,
     parse_result,
-    problem,
     quantity,
 )
-from adapter.sources.delimited import Fields, Row, read_rows, required_present, vocabulary
+from adapter.mapping.rows import RowCheck, duplicate, map_rows, section_of
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import LabSource, SiteConfig
-from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
+from adapter.sources.values import ValueProblem, parse_decimal
 from adapter.terminology import ConceptMapIndex
 
 FIELDS = Fields(
@@ -128,96 +128,47 @@ def map_lab(
     progress: Callable[[int], None] | None = None,
 ) -> MapResult:
     """Map a lab export to one transaction Bundle; rejected rows are kept in the issues."""
-    section = site.lab
-    if section is None:
-        raise UsageError(f"site {site.site!r} has no 'lab' section")
-    issues: list[Issue] = []
+    section: LabSource = section_of(site, "lab")
     builder = BundleBuilder()
     reports: dict[str, list[tuple[LabRecord, str]]] = {}
     seen: dict[str, int] = {}
     specimens: dict[str, tuple[str, str, str]] = {}
-    read = rejected = 0
-    for row in read_rows(data, source_name, site, section, FIELDS, issues):
-        read += 1
-        if progress and read % 1000 == 0:
-            progress(read)
-        where = f"{source_name}:row {row.number}"
-        record, row_issues = check_lab_row(row, site, section, ctx)
-        obs_id = _observation_id(site, record) if record else None
-        if record and obs_id in seen:
-            row_issues.append(
-                Issue(
-                    "error",
-                    "duplicate",
-                    f"same specimen and test as row {seen[obs_id]}",
-                    rule="duplicate-record",
-                    location=("test",),
-                )
-            )
-        elif record and (
-            conflict := _specimen_conflict(
-                specimens, _specimen_id(site, record.specimen_id), record
-            )
+
+    def check(row: Row) -> tuple[LabRecord | None, list[Issue]]:
+        return check_lab_row(row, site, section, ctx)
+
+    def across(record: LabRecord, row_issues: list[Issue]) -> None:
+        obs_id = _observation_id(site, record)
+        if obs_id in seen:
+            row_issues.append(duplicate("same specimen and test", seen[obs_id], "test"))
+        elif conflict := specimen_conflict(
+            specimens, specimen_id(site, record.specimen_id), record
         ):
             row_issues.append(conflict)
-        located = [_locate(i, where) for i in row_issues]
-        if record is None or obs_id is None or any(i.is_error for i in located):
-            rejected += 1
-            issues.extend(
-                replace(i, source_record=row.raw(site.delimiter)) if i.is_error else i
-                for i in located
-            )
-            continue
-        issues.extend(located)
-        seen[obs_id] = row.number
+
+    def accept(record: LabRecord) -> None:
+        obs_id = _observation_id(site, record)
+        seen[obs_id] = record.row
         _add_record(builder, site, record, obs_id)
-        reports.setdefault(_specimen_id(site, record.specimen_id), []).append((record, obs_id))
+        reports.setdefault(specimen_id(site, record.specimen_id), []).append((record, obs_id))
+
+    done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
     for spec_id, results in reports.items():
         builder.put(to_fhir_diagnostic_report(site, spec_id, results), [r.row for r, _ in results])
-    # keep rows of rejected records for the read count only; other rows already counted
-    rejected_rows = sum(1 for i in issues if i.rule == "row-shape")
-    return MapResult(
-        builder.build(source_name, data, recorded),
-        issues,
-        read + rejected_rows,
-        rejected + rejected_rows,
-    )
-
-
-def _locate(issue: Issue, where: str) -> Issue:
-    columns = [f"{where}:column {c}" for c in issue.location] or [where]
-    return replace(issue, location=tuple(columns))
+    return done.result(builder, source_name, data, recorded)
 
 
 def check_lab_row(
     row: Row, site: SiteConfig, section: LabSource, ctx: LabContext
 ) -> tuple[LabRecord | None, list[Issue]]:
     """Check one row against every lab rule; a record only when nothing is wrong."""
-    issues: list[Issue] = []
-
-    def bad(rule: str, field: str, message: str, code: Any = "value") -> None:
-        issues.append(Issue("error", code, message, rule=rule, location=(field,)))
-
-    for name in required_present(row, _NEEDED_CELLS):
-        bad("required-cell", name, f"{name} is empty", "required")
-    specimen = vocabulary(section, "specimen", row.values.get("specimen", ""))
-    if specimen and specimen not in SPECIMEN_KINDS:
-        bad(
-            "specimen-unknown",
-            "specimen",
-            f"specimen {specimen!r} is not one of {', '.join(SPECIMEN_KINDS)}",
-            "code-invalid",
-        )
-    status = vocabulary(section, "status", row.values.get("status", ""))
-    if status and status not in STATUSES:
-        bad(
-            "status-unknown",
-            "status",
-            f"status {status!r} is not one of {', '.join(STATUSES)}",
-            "code-invalid",
-        )
+    check = RowCheck(row, site, section)
+    issues, bad = check.issues, check.error  # bad(rule, column, message, code="value")
+    check.require(_NEEDED_CELLS)
+    specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
+    status = check.one_of("status", STATUSES, "status-unknown")
     test: LabTest | None = None
-    local_test = vocabulary(section, "test", row.values.get("test", ""))
+    local_test = check.text("test")
     if local_test:
         target = ctx.test_codes.translate(local_test)
         test = ctx.tests.get((target.system, target.code)) if target else None
@@ -228,24 +179,8 @@ def check_lab_row(
                 f"test code {local_test!r} has no mapping in ConceptMap {ctx.test_codes.url}",
                 "code-invalid",
             )
-    collected = ""
-    if row.values.get("collected_at"):
-        try:
-            collected = parse_datetime(row.values["collected_at"], site)
-        except ValueProblem as exc:
-            bad(exc.rule, "collected_at", str(exc))
-
-    def number(field: str) -> Decimal | None:
-        text = row.values.get(field, "")
-        if not text:
-            return None
-        try:
-            return parse_decimal(text, site)
-        except ValueProblem as exc:
-            issues.append(replace(problem(exc), location=(field,)))
-            return None
-
-    lod = number("lod")
+    collected = check.when("collected_at") or ""
+    lod = check.decimal("lod")
     events: int | None = None
     if row.values.get("events_analyzed"):
         events_text = row.values["events_analyzed"]
@@ -253,13 +188,13 @@ def check_lab_row(
             events = int(events_text)
         else:
             bad("events-format", "events_analyzed", f"{events_text!r} is not a whole number")
-    raw_value = vocabulary(section, "value", row.values.get("value", ""))
+    raw_value = check.text("value")
     result: ResultValue | None = None
     if raw_value:
         try:
             result = parse_result(raw_value, lambda t: parse_decimal(t, site))
         except ValueProblem as exc:
-            issues.append(replace(problem(exc), location=("value",)))
+            bad(exc.rule, "value", str(exc))
     elif status and status != "cancelled":
         bad(
             "required-cell",
@@ -271,43 +206,13 @@ def check_lab_row(
     unit = section.units.get(unit_text, unit_text) or None
     if issues or test is None:
         return None, issues
-    value: Decimal | None = None
-    comparator: str | None = None
-    interpretation: str | None = None
-    lod_out: Decimal | None = None
-    original: str | None = None
-    if result is not None and test.kind == "mrd":
-        mrd, mrd_issues = mrd_value(result, unit, lod, test, section.mrd_unit)
-        issues.extend(mrd_issues)
-        if mrd is None:
+    measured = Measured()
+    if result is not None:
+        found, value_issues = measure(result, unit, lod, test, section.mrd_unit)
+        issues.extend(value_issues)
+        if found is None:
             return None, issues
-        value, comparator, lod_out, interpretation = _unpack(mrd)
-        if unit == "fraction":
-            original = f"{raw_value} (fraction)"
-    elif result is not None:
-        if result.number is None:
-            bad(
-                "value-negative-word",
-                "value",
-                f"'negative' is only a result of MRD, not {test.display}",
-            )
-            return None, issues
-        if unit is None:
-            bad(
-                "unit-missing",
-                "unit",
-                f"{test.display} needs a unit ({', '.join(test.accepted)})",
-                "required",
-            )
-            return None, issues
-        try:
-            value = convert(result.number, unit, test)
-        except ValueProblem as exc:
-            issues.append(replace(problem(exc), location=("unit",)))
-            return None, issues
-        comparator = result.comparator
-        if unit != test.unit:
-            original = f"{raw_value} {unit}"
+        measured = found
     return LabRecord(
         row=row.number,
         patient_id=row.values["patient_id"],
@@ -316,24 +221,66 @@ def check_lab_row(
         specimen=specimen,
         test=test,
         status=STATUSES[status],
-        value=value,
-        comparator=comparator,
-        lod=lod_out,
-        interpretation=interpretation,
+        value=measured.value,
+        comparator=measured.comparator,
+        lod=measured.lod,
+        interpretation=measured.interpretation,
         events_analyzed=events,
-        original=original,
+        original=f"{raw_value} {measured.reported}" if measured.reported else None,
         method=row.values.get("method") or None,
         instrument=row.values.get("instrument") or None,
         comment=row.values.get("comment") or None,
     ), issues
 
 
-def _unpack(mrd: MrdValue) -> tuple[Decimal, str | None, Decimal | None, str | None]:
-    return mrd.percent, mrd.comparator, mrd.lod_percent, mrd.interpretation
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A result in its test's unit (all ``None``: no value, as for a cancelled result)."""
+
+    value: Decimal | None = None
+    comparator: str | None = None
+    lod: Decimal | None = None  # MRD only, in percent
+    interpretation: str | None = None  # MRD only (v3 ObservationInterpretation)
+    #: what follows the value as written in "Reported as ...": ``(fraction)`` for an MRD
+    #: fraction, else the unit written when the value was converted; ``None`` when unchanged
+    reported: str | None = None
 
 
-def _specimen_id(site: SiteConfig, specimen_id: str) -> str:
-    return deterministic_id("Specimen", site.specimen_identifier_system, specimen_id)
+def measure(
+    result: ResultValue, unit: str | None, lod: Decimal | None, test: LabTest, mrd_unit: str | None
+) -> tuple[Measured | None, list[Issue]]:
+    """The value rules of a lab result, shared by the CSV and HL7 v2 sources.
+
+    MRD follows :func:`adapter.mapping.mrd.mrd_value`; any other test needs a number (not the
+    word 'negative') and a unit, converted to the test's unit (:func:`convert`).  The issues are
+    located by field name (``value``, ``unit``, ``lod``); no ``Measured`` when one is an error.
+    """
+    if test.kind == "mrd":
+        mrd, issues = mrd_value(result, unit, lod, test, mrd_unit)
+        if mrd is None:
+            return None, issues
+        reported = "(fraction)" if unit == "fraction" else None
+        return Measured(
+            mrd.percent, mrd.comparator, mrd.lod_percent, mrd.interpretation, reported
+        ), issues
+    if result.number is None:
+        message = f"'negative' is only a result of MRD, not {test.display}"
+        return None, [
+            Issue("error", "value", message, rule="value-negative-word", location=("value",))
+        ]
+    if unit is None:
+        message = f"{test.display} needs a unit ({', '.join(test.accepted)})"
+        return None, [Issue("error", "required", message, rule="unit-missing", location=("unit",))]
+    try:
+        value = convert(result.number, unit, test)
+    except ValueProblem as exc:
+        return None, [Issue("error", "value", str(exc), rule=exc.rule, location=("unit",))]
+    return Measured(value, result.comparator, reported=unit if unit != test.unit else None), []
+
+
+def specimen_id(site: SiteConfig, local_id: str) -> str:
+    """The Specimen id of a local specimen (sample) id; shared by every source of specimens."""
+    return deterministic_id("Specimen", site.specimen_identifier_system, local_id)
 
 
 def _observation_id(site: SiteConfig, record: LabRecord) -> str:
@@ -349,19 +296,29 @@ def _observation_id(site: SiteConfig, record: LabRecord) -> str:
 _SPECIMEN_FACTS = ("patient_id", "specimen", "collected_at")
 
 
-def _specimen_conflict(
-    known: dict[str, tuple[str, str, str]], spec_id: str, record: LabRecord
+def specimen_conflict(
+    known: dict[str, tuple[str, str, str]],
+    spec_id: str,
+    record: SpecimenRecord,
+    *,
+    noun: str = "specimen",
+    values: bool = True,
 ) -> Issue | None:
-    """A specimen id seen before must keep its patient, kind and collection time."""
+    """A specimen id seen before must keep its patient, kind and collection time.
+
+    ``known`` holds the facts of each specimen id accepted so far (this call adds the record's
+    when its id is new).  ``noun`` names the id in the message (cytogenetics says ``sample``);
+    ``values`` adds the earlier and the new value to it.
+    """
     facts = (record.patient_id, record.specimen, record.collected_at)
     earlier = known.setdefault(spec_id, facts)
     for field, old, new in zip(_SPECIMEN_FACTS, earlier, facts, strict=True):
         if old != new:
+            message = f"{noun} {record.specimen_id!r} was given another {field} on an earlier row"
             return Issue(
                 "error",
                 "business-rule",
-                f"specimen {record.specimen_id!r} was given another {field} on an earlier row "
-                f"({old!r}, here {new!r})",
+                f"{message} ({old!r}, here {new!r})" if values else message,
                 rule="specimen-conflict",
                 location=(field,),
             )
@@ -370,7 +327,7 @@ def _specimen_conflict(
 
 def _add_record(builder: BundleBuilder, site: SiteConfig, record: LabRecord, obs_id: str) -> None:
     builder.add_patient(site.patient_identifier_system, record.patient_id, record.row)
-    spec_id = _specimen_id(site, record.specimen_id)
+    spec_id = specimen_id(site, record.specimen_id)
     if spec_id in builder:
         builder.note_row(spec_id, record.row)
     else:
@@ -390,7 +347,7 @@ def to_fhir_specimen(site: SiteConfig, record: SpecimenRecord) -> Resource:
         collection["bodySite"] = concept(SNOMED, body_site, "Bone marrow structure")
     return {
         "resourceType": "Specimen",
-        "id": _specimen_id(site, record.specimen_id),
+        "id": specimen_id(site, record.specimen_id),
         "meta": {"profile": [PROFILE_SPECIMEN]},
         "accessionIdentifier": {
             "system": site.specimen_identifier_system,
@@ -430,7 +387,7 @@ def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Res
         obs["note"] = [{"text": n} for n in notes]
     if record.method:
         obs["method"] = {"text": record.method}
-    obs["specimen"] = ref(_specimen_id(site, record.specimen_id))
+    obs["specimen"] = ref(specimen_id(site, record.specimen_id))
     if record.instrument:
         obs["device"] = {"display": record.instrument}
     components: list[dict[str, Any]] = []
@@ -453,9 +410,9 @@ def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Res
     return obs
 
 
-def _report_status(records: list[LabRecord]) -> str:
-    """DiagnosticReport.status from its results (https://hl7.org/fhir/R4/valueset-diagnostic-report-status.html)."""
-    statuses = {r.status for r in records}
+def report_status(results: Iterable[str]) -> str:
+    """DiagnosticReport.status from its results' statuses (https://hl7.org/fhir/R4/valueset-diagnostic-report-status.html)."""
+    statuses = set(results)
     if statuses == {"cancelled"}:
         return "cancelled"
     if "preliminary" in statuses:
@@ -475,7 +432,7 @@ def to_fhir_diagnostic_report(
         "resourceType": "DiagnosticReport",
         "id": deterministic_id("DiagnosticReport", spec_id),
         "meta": {"profile": [PROFILE_DIAGNOSTIC_REPORT]},
-        "status": _report_status(records),
+        "status": report_status(r.status for r in records),
         "category": [{"coding": [coding(V2_0074, "LAB", "Laboratory")]}],
         "code": concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"),
         "subject": _patient_ref(site, first),

@@ -10,7 +10,14 @@ recommendation).  Every number the engine uses is read here, once, from that con
   every action come from the ``timing-daysOfCycle`` extension (FHIR core KDN5 chemotherapy pattern).
 
 Nothing numeric is a constant in the engine: a protocol variant is a different set of resources.
-This module does no I/O except :func:`read_content_folder`, which reads a folder the caller names.
+
+The gene/fusion knowledge of :mod:`adapter.iscn` (``mappings/iscn/gene-loci.yaml``) is loaded with
+the content and carried by every :class:`Protocol` (``knowledge``): the fusion names of
+``adverse-fusions`` / ``exclusion-fusions`` are checked against it at load time, and the rules name
+fusions in karyotypes and fusion findings with it (adapter/protocol/cytogenetics.py), so the engine
+reads no file and keeps no second table.  This module does no I/O except
+:func:`read_content_folder` (a folder the caller names) and :func:`load_protocols_from_folder`,
+which also reads the default knowledge file when the caller passes none.
 
 The ``protocol-parameter`` extension (``https://ball-fhir.org/fhir/StructureDefinition/
 protocol-parameter``; complex: ``name`` valueCode 1..1, ``value`` value[x] 1..1 of decimal,
@@ -40,7 +47,9 @@ pre-course-blasts-cut-pct, day15-blasts-cut-pct,       prognostic cuts and their
 *-figures-below / *-figures-above                      (§6)
 adverse-fusions, exclusion-fusions                     named fusions (§6, §1)
 early-death-days                                       death in induction window (§7)
-schedule-tolerance-days, dose-deviation-tolerance-pct  windows the sources do not give (ours: 0)
+schedule-tolerance-days                                window the sources do not give (ours: 0)
+dose-deviation-tolerance-pct                           delivered vs planned ug/d (ours: 10 %)
+efs-censor-at                                          ``last-follow-up`` | ``as-of`` (ours, §7)
 =====================================================  ===========================================
 
 Per course action: ``dose-bsa-ug-m2-d``, ``dose-flat-ug-d``, ``dose-cap-ug-d`` on each dose step;
@@ -56,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapter.fhir import CANONICAL, Resource, sd_url
+from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
 
 #: Extension carrying one named protocol parameter (name, value[x], source).
@@ -118,6 +128,8 @@ class Protocol:
     title: str
     params: Mapping[str, Param]
     courses: Mapping[int, Course]
+    #: gene loci and named fusions (adapter.iscn) the cytogenetics rules read with
+    knowledge: Knowledge
     recommendation_rules: tuple[str, ...] = ()
     strata: tuple[tuple[str, str, str], ...] = field(default=())
 
@@ -241,11 +253,48 @@ def _course(number: int, pd: Resource) -> Course:
     return Course(number, str(pd.get("url")), tuple(steps), cd3, it, assess)
 
 
-def load_protocols(resources: Iterable[Resource]) -> dict[str, Protocol]:
+#: Parameters whose value is a comma-separated list of fusion names of the knowledge.
+FUSION_LIST_PARAMETERS = ("adverse-fusions", "exclusion-fusions")
+
+
+def fusion_names(value: ParamValue) -> list[str]:
+    """The fusion names of an ``adverse-fusions`` / ``exclusion-fusions`` value."""
+    return [n.strip() for n in str(value).split(",") if n.strip()]
+
+
+#: Parameters whose value is one of a closed set of words.
+CHOICE_PARAMETERS: Mapping[str, tuple[str, ...]] = {
+    "efs-censor-at": ("last-follow-up", "as-of"),
+}
+
+
+def _check_choices(url: object, params: Mapping[str, Param]) -> None:
+    for name, allowed in CHOICE_PARAMETERS.items():
+        if name in params and params[name].value not in allowed:
+            raise UsageError(
+                f"{url}: {name} is {params[name].value!r}, not one of {', '.join(allowed)}"
+            )
+
+
+def _check_fusions(url: object, params: Mapping[str, Param], knowledge: Knowledge) -> None:
+    known = {f.name for f in knowledge.fusions}
+    for name in FUSION_LIST_PARAMETERS:
+        if name in params:
+            unknown = [n for n in fusion_names(params[name].value) if n not in known]
+            if unknown:
+                raise UsageError(
+                    f"{url}: {name} names {', '.join(unknown)}, not a fusion of the gene "
+                    f"knowledge (mappings/iscn/gene-loci.yaml: {', '.join(sorted(known))})"
+                )
+
+
+def load_protocols(resources: Iterable[Resource], knowledge: Knowledge) -> dict[str, Protocol]:
     """Build every protocol found among the given content resources, keyed by pathway id.
 
-    Raises :class:`UsageError` when a pathway references content that is not there or a
-    parameter cannot be read: the engine cannot start on broken content.
+    ``knowledge`` (:func:`adapter.iscn.load_knowledge`) is carried by every protocol.  Raises
+    :class:`UsageError` when a pathway references content that is not there, a parameter cannot
+    be read or names a fusion the knowledge does not know: the engine cannot start on broken
+    content.
     """
     by_url: dict[str, Resource] = {}
     pathways: list[Resource] = []
@@ -282,6 +331,8 @@ def load_protocols(resources: Iterable[Resource]) -> dict[str, Protocol]:
             strata.append((parts[0], parts[1], parts[2]))
         params = _params(pw)
         params.pop("bfm-stratum", None)
+        _check_fusions(pw.get("url"), params, knowledge)
+        _check_choices(pw.get("url"), params)
         pid = str(pw["id"])
         out[pid] = Protocol(
             id=pid,
@@ -289,6 +340,7 @@ def load_protocols(resources: Iterable[Resource]) -> dict[str, Protocol]:
             title=str(pw.get("title", pid)),
             params=params,
             courses=courses,
+            knowledge=knowledge,
             recommendation_rules=tuple(rules),
             strata=tuple(strata),
         )
@@ -315,6 +367,14 @@ def read_content_folder(folder: Path) -> list[Resource]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
 
 
-def load_protocols_from_folder(folder: Path) -> dict[str, Protocol]:
-    """:func:`load_protocols` over the content of a folder (``profiles/input/resources``)."""
-    return load_protocols(read_content_folder(folder))
+def load_protocols_from_folder(
+    folder: Path, knowledge: Knowledge | None = None
+) -> dict[str, Protocol]:
+    """:func:`load_protocols` over the content of a folder (``profiles/input/resources``).
+
+    ``knowledge`` defaults to :func:`adapter.iscn.load_knowledge` (``mappings/iscn/
+    gene-loci.yaml`` of the checkout); the edges pass the one of ``$BALL_FHIR_MAPPINGS``.
+    """
+    return load_protocols(
+        read_content_folder(folder), load_knowledge() if knowledge is None else knowledge
+    )

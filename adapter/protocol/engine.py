@@ -14,7 +14,7 @@ from adapter.protocol.bundle import BundleIndex
 from adapter.protocol.content import DEFAULT_PROTOCOL, Protocol
 from adapter.protocol.facts import PatientFacts, collect
 from adapter.protocol.model import PatientEvaluation
-from adapter.protocol.rules import RULES, Ctx, find_courses, rule_apheresis
+from adapter.protocol.rules import RULES, Ctx, find_courses
 
 
 def protocol_for(
@@ -45,16 +45,15 @@ def evaluate_patient(
     as_of: dt.date,
     apheresis_date: dt.date | None = None,
 ) -> tuple[PatientEvaluation, Ctx]:
-    ctx = Ctx(protocol=protocol, index=index, facts=facts, as_of=as_of)
+    ctx = Ctx(
+        protocol=protocol, index=index, facts=facts, as_of=as_of, apheresis_date=apheresis_date
+    )
     find_courses(ctx)
     ctx.summary.update(
         {"protocol": protocol.id, "gender": facts.gender, "courses": len(ctx.courses)}
     )
     for rule in RULES:
-        if rule is rule_apheresis and apheresis_date is not None:
-            rule_apheresis(ctx, apheresis_date)
-        else:
-            rule(ctx)
+        rule(ctx)
     return PatientEvaluation(facts.ref, protocol.id, ctx.findings, ctx.summary), ctx
 
 

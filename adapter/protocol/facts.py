@@ -1,14 +1,15 @@
 """Per-patient facts read from a Bundle, with the codes of contract.md "Concepts".
 
 Each fact keeps the resource it came from so every finding can cite its evidence.  Code tables
-here cite contract.md (and terminology.md for the V-src RxNorm and HGNC rows).
+here cite contract.md (and terminology.md for the V-src RxNorm rows); gene and fusion codes are
+the knowledge of adapter.iscn, read in adapter/protocol/cytogenetics.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapter.fhir import BALL_CONCEPTS, HGNC, LOINC, RXNORM, SNOMED, Resource
+from adapter.fhir import BALL_CONCEPTS, LOINC, RXNORM, SNOMED, Resource
 from adapter.protocol.bundle import (
     BundleIndex,
     Date,
@@ -51,6 +52,9 @@ NCIT_LEUKEMIA_FINDING = "C167435"
 BALL_MRD = "mrd-flow"
 BALL_FRONTLINE = "frontline-therapy"
 BALL_CD3_INFUSION = "cd3-autologous-infusion"
+BALL_CD3_APHERESIS = "cd3-apheresis"
+#: the last follow-up contact (ball-concepts; adapter/mapping/treatment/events.py)
+BALL_FOLLOW_UP = "follow-up"
 SCT_HSCT = "234336002"
 #: RxNorm blinatumomab concepts: contract.md (1597258, 1597267) + terminology.md §5.4 (V-src).
 RX_BLINATUMOMAB = (
@@ -99,6 +103,10 @@ class PatientFacts:
     blinatumomab: list[Resource] = field(default_factory=list)
     intrathecal: list[Dated] = field(default_factory=list)
     cd3_infusions: list[Dated] = field(default_factory=list)
+    #: CD3+ apheresis Procedures (contract.md "CD3+ lymphocyte apheresis"), by date
+    apheresis: list[Dated] = field(default_factory=list)
+    #: follow-up contact Observations (ball-concepts ``follow-up``), by date
+    follow_ups: list[Dated] = field(default_factory=list)
     hsct: list[Dated] = field(default_factory=list)
     careplans: list[Resource] = field(default_factory=list)
 
@@ -148,23 +156,6 @@ def is_intrathecal(ma: Resource) -> bool:
     return has_code(route, SNOMED, SCT_INTRATHECAL) or has_code(route, EDQM, EDQM_INTRATHECAL)
 
 
-def hgnc_genes(obs: Resource) -> set[str]:
-    """HGNC ids (``HGNC:n``) and symbols of the gene-studied components (contract.md, GR STU2)."""
-    out: set[str] = set()
-    for comp in obs.get("component", []) or []:
-        if not has_code(comp.get("code"), LOINC, LOINC_GENE_STUDIED):
-            continue
-        for c in (comp.get("valueCodeableConcept") or {}).get("coding", []) or []:
-            system = str(c.get("system", "")).rstrip("/").removesuffix("/geneId")
-            if system == HGNC:
-                if c.get("code"):
-                    code = str(c["code"])
-                    out.add(code if code.startswith("HGNC:") else f"HGNC:{code}")
-                if c.get("display"):
-                    out.add(str(c["display"]).upper())
-    return out
-
-
 def _subject(resource: Resource) -> object:
     return resource.get("subject") or resource.get("patient")
 
@@ -211,10 +202,14 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             f.end_of_therapy = Dated(proc, end)
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_INFUSION):
             f.cd3_infusions.append(Dated(proc, effective_date(proc)))
+        elif has_code(code, BALL_CONCEPTS, BALL_CD3_APHERESIS):
+            if proc.get("status") not in ("entered-in-error", "not-done"):
+                f.apheresis.append(Dated(proc, effective_date(proc)))
         elif has_code(code, SNOMED, SCT_HSCT):
             f.hsct.append(Dated(proc, effective_date(proc)))
     obs_kinds: dict[tuple[str, str], str] = {
         (BALL_CONCEPTS, BALL_MRD): "mrd",
+        (BALL_CONCEPTS, BALL_FOLLOW_UP): "follow_ups",
         (LOINC, LOINC_VARIANT): "fusions",
         (LOINC, LOINC_KARYOTYPE): "karyotypes",
         (LOINC, LOINC_DISEASE_STATUS): "disease_status",
@@ -258,6 +253,8 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             pf.risk,
             pf.fusions,
             pf.karyotypes,
+            pf.apheresis,
+            pf.follow_ups,
         ):
             lst.sort(key=lambda d: (d.date is None, d.date))
     return facts

@@ -35,8 +35,8 @@ from adapter.protocol.bundle import (
     parse_instant,
     quantity,
 )
-from adapter.protocol.content import Course, Protocol
-from adapter.protocol.cytogenetics import Fusion, fusion_status, fusions_in_karyotype
+from adapter.protocol.content import Course, Protocol, fusion_names
+from adapter.protocol.cytogenetics import Cytogenetics, FusionCall, read_cytogenetics
 from adapter.protocol.facts import (
     LOINC_BLOOD_BLASTS,
     LOINC_BSA,
@@ -105,6 +105,8 @@ class Ctx:
     index: BundleIndex
     facts: PatientFacts
     as_of: Date
+    #: the caller's explicit apheresis date (rule 3, :func:`apheresis_days`)
+    apheresis_date: Date | None = None
     findings: list[Finding] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     relapse: Dated | None = None
@@ -117,6 +119,14 @@ class Ctx:
     non_responder: Date | None = None
     remission: Date | None = None
     mrd_after: dict[int, str] = field(default_factory=dict)
+    _cytogenetics: Cytogenetics | None = None
+
+    @property
+    def cytogenetics(self) -> Cytogenetics:
+        """The patient's fusions, read once with the protocol's gene knowledge."""
+        if self._cytogenetics is None:
+            self._cytogenetics = read_cytogenetics(self.facts, self.protocol.knowledge)
+        return self._cytogenetics
 
     def add(
         self,
@@ -577,21 +587,63 @@ def rule_eligibility(ctx: Ctx) -> None:
             f"Relapse {ctx.relapse_number}: the protocol covers first and second relapses.",
             S1,
         )
-    excl = {n.strip() for n in p.text("exclusion-fusions").split(",")}
-    for fusion, d in _fusions(ctx):
-        if fusion.name in excl:
+    _cytogenetics_notes(ctx)
+    excl = fusion_names(p.text("exclusion-fusions"))
+    present = ctx.cytogenetics.by_fusion(True)
+    for name, calls in present.items():
+        if name in excl:
             ctx.add(
                 2,
                 "eligibility-ph-positive",
                 "error",
-                f"{fusion.translocation} {fusion.name} present: Ph-positive disease was not part "
-                "of the cohort (exclusion).",
+                f"{calls[0].translocation} {name} present{_where(calls)}: Ph-positive disease "
+                "was not part of the cohort (exclusion).",
                 S1,
-                (d.resource,),
+                tuple(c.resource for c in calls),
                 ("exclusion-fusions",),
-                fusion=fusion.name,
+                fusion=name,
+                iscn=[c.iscn for c in calls if c.iscn],
+            )
+    for name, calls in ctx.cytogenetics.by_fusion(False).items():
+        if name in excl and name not in present:
+            ctx.add(
+                2,
+                "eligibility-ph-negative",
+                "information",
+                f"{name} tested absent{_where(calls)}: no Ph-positive exclusion.",
+                S1,
+                tuple(c.resource for c in calls),
+                ("exclusion-fusions",),
+                fusion=name,
+                dates=[c.date.isoformat() for c in calls if c.date],
             )
     _hsct_mandatory(ctx)
+
+
+def _where(calls: list[FusionCall]) -> str:
+    """`` (karyotype der(22)t(9;22)(q34;q11.2), 2021-01-05)`` for a message."""
+    parts = []
+    for c in calls:
+        what = {"karyotype": "karyotype", "iscn-component": "finding ISCN"}.get(c.via, "finding")
+        text = f"{what} {c.iscn}" if c.iscn else what
+        parts.append(f"{text}{' (questionable)' if c.uncertain else ''}, {c.date or 'undated'}")
+    return " (" + "; ".join(dict.fromkeys(parts)) + ")"
+
+
+def _cytogenetics_notes(ctx: Ctx) -> None:
+    """Cytogenetics results that could not be read into named fusions (adapter/protocol/
+    cytogenetics.py): said once, before the rules that read the fusions."""
+    for note in ctx.cytogenetics.notes:
+        ctx.add(
+            2,
+            "cytogenetics-not-read",
+            "warning",
+            note.message,
+            'contract.md "Fusions the adapter must name"; ISCN 2020',
+            (note.resource,),
+            iscn=note.iscn,
+            error=note.error,
+        )
 
 
 def _hsct_mandatory(ctx: Ctx) -> None:
@@ -612,23 +664,52 @@ def _hsct_mandatory(ctx: Ctx) -> None:
         )
 
 
-def _fusions(ctx: Ctx) -> list[tuple[Fusion, Dated]]:
-    out: list[tuple[Fusion, Dated]] = []
-    for d in ctx.facts.fusions:
-        out += [(f, d) for f in fusion_status(d.resource)[0]]
-    for d in ctx.facts.karyotypes:
-        text = d.resource.get("valueString")
-        if isinstance(text, str):
-            out += [(f, d) for f in fusions_in_karyotype(text)]
-    return out
-
-
 # ---------------------------------------------------------------- rule 3: apheresis (§3)
 
 
+def apheresis_days(
+    ctx: Ctx, on: Date | None = None
+) -> list[tuple[Date, str, str, Resource | None]]:
+    """The days the apheresis check runs on: ``(day, basis, why, procedure)``.
+
+    protocol.md §3: the collection criteria hold at the start of collection, so the check reads
+    the counts of that day and before.  The day is, in this order: an explicit ``on`` (the
+    caller's ``apheresis_date``, basis ``explicit``); else the date of every CD3+ apheresis
+    Procedure (``cd3-apheresis``, contract.md) of the bundle dated on or before the as-of date
+    (basis ``apheresis-procedure``: the pre-collection counts the apheresis mapper emits are
+    dated at the collection); else the as-of date (basis ``as-of``), said in the finding.
+    """
+    if on is not None:
+        return [(on, "explicit", "the apheresis date given with the request", None)]
+    done = [
+        (d.date, d.resource)
+        for d in ctx.facts.apheresis
+        if d.date is not None and d.date <= ctx.as_of
+    ]
+    if done:
+        return [
+            (
+                day,
+                "apheresis-procedure",
+                "the date of the CD3+ apheresis Procedure (cd3-apheresis) in the bundle",
+                proc,
+            )
+            for day, proc in done
+        ]
+    return [
+        (
+            ctx.as_of,
+            "as-of",
+            "no dated CD3+ apheresis Procedure (cd3-apheresis) on or before the evaluation "
+            "date in the bundle and no apheresis date given, so the evaluation date",
+            None,
+        )
+    ]
+
+
 def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
+    """Rule 3 on each day of :func:`apheresis_days` (``on`` defaults to ``ctx.apheresis_date``)."""
     p = ctx.protocol
-    day = on or ctx.as_of
     if not p.flag("cd3-lymphocytes"):
         ctx.add(
             3,
@@ -639,6 +720,13 @@ def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
             params=("cd3-lymphocytes",),
         )
         return
+    for day, basis, why, proc in apheresis_days(ctx, on or ctx.apheresis_date):
+        _apheresis_on(ctx, day, basis, why, proc)
+
+
+def _apheresis_on(ctx: Ctx, day: Date, basis: str, why: str, proc: Resource | None) -> None:
+    p = ctx.protocol
+    when = f" Date used: {day}, {why}."
     names: tuple[str, ...] = (
         "apheresis-cd3-min-no-blasts-per-ul",
         "apheresis-cd3-min-moderate-blasts-per-ul",
@@ -669,18 +757,22 @@ def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
             missing.append("hemoglobin (718-7, g/L)")
         if plt_v is None:
             missing.append("platelets (777-3, 10*9/L)")
-    ev = tuple(d.resource if d else None for d in (cd3, blasts, hb, plt))
+    ev = (proc, *(d.resource if d else None for d in (cd3, blasts, hb, plt)))
     src = S3 + (" and [S22]" if blokhin else "")
     if cd3_v is None or bl_v is None:
         ctx.add(
             3,
             "apheresis-not-derivable",
             "warning",
-            f"Apheresis eligibility on {day} not derivable; missing: " + "; ".join(missing) + ".",
+            f"Apheresis eligibility on {day} not derivable; missing: "
+            + "; ".join(missing)
+            + "."
+            + when,
             src,
             ev,
             names,
             date=day.isoformat(),
+            date_basis=basis,
             missing=missing,
         )
         return
@@ -716,16 +808,19 @@ def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
                 "warning",
                 f"Apheresis eligibility on {day} not derivable; missing: "
                 + "; ".join(missing)
-                + ".",
+                + "."
+                + when,
                 src,
                 ev,
                 names,
                 date=day.isoformat(),
+                date_basis=basis,
                 missing=missing,
             )
             return
     data = {
         "date": day.isoformat(),
+        "date_basis": basis,
         "cd3_per_ul": float(cd3_v),
         "blood_blasts_pct": float(bl_v),
         "required_cd3_per_ul": threshold,
@@ -735,7 +830,7 @@ def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
             3,
             "apheresis-not-eligible",
             "warning",
-            f"No CD3+ apheresis on {day}: " + "; ".join(reasons) + ".",
+            f"No CD3+ apheresis on {day}: " + "; ".join(reasons) + "." + when,
             src,
             ev,
             names,
@@ -749,7 +844,7 @@ def rule_apheresis(ctx: Ctx, on: Date | None = None) -> None:
             "apheresis-eligible",
             "information",
             f"CD3+ apheresis possible on {day}: CD3+ {cd3_v}/uL >= {_fmt(threshold)}/uL with "
-            f"blood blasts {bl_v}%.{extra}",
+            f"blood blasts {bl_v}%.{extra}{when}",
             src,
             ev,
             names,
@@ -1165,7 +1260,8 @@ def _actual_vs_plan(ctx: Ctx, run: CourseRun, rows: list[dict[str, Any]], flat: 
             "dose-deviation",
             "warning",
             f"Course {n} days {_ranges(days)}: {_fmt(given_rate)} ug/d given vs "
-            f"{_fmt(planned)} ug/d planned ({size:+.2f} ug/d, {size / planned * 100:+.1f}%).",
+            f"{_fmt(planned)} ug/d planned ({size:+.2f} ug/d, {size / planned * 100:+.1f}%; "
+            f"over the dose-deviation-tolerance-pct {_fmt(tol)}%).",
             S4,
             (),
             ("dose-deviation-tolerance-pct",),
@@ -1518,22 +1614,40 @@ def rule_prognostic(ctx: Ctx) -> None:
             )
     _day15(ctx)
     ctx.summary["translocation"] = _translocation(ctx)
-    adverse = {n.strip() for n in p.text("adverse-fusions").split(",")}
-    seen: set[str] = set()
-    for fusion, d in _fusions(ctx):
-        if fusion.name in adverse and fusion.name not in seen:
-            seen.add(fusion.name)
+    adverse = fusion_names(p.text("adverse-fusions"))
+    present = ctx.cytogenetics.by_fusion(True)
+    for name, calls in present.items():
+        if name in adverse:
             ctx.add(
                 7,
                 "adverse-cytogenetics",
                 "warning",
-                f"{fusion.translocation} {fusion.name}: adverse cytogenetics, very poor "
+                f"{calls[0].translocation} {name}{_where(calls)}: adverse cytogenetics, very poor "
                 "response to anti-relapse therapy, targeted therapy included.",
                 S6,
-                (d.resource,),
+                tuple(c.resource for c in calls),
                 ("adverse-fusions",),
-                fusion=fusion.name,
+                fusion=name,
+                iscn=[c.iscn for c in calls if c.iscn],
             )
+    for name, calls in ctx.cytogenetics.by_fusion(False).items():
+        also = present.get(name)
+        msg = f"{calls[0].translocation} {name} tested absent{_where(calls)}"
+        if also:
+            msg += f", but reported present{_where(also)}: conflicting results"
+        ctx.add(
+            7,
+            "cytogenetics-fusion-absent",
+            "warning" if also else "information",
+            msg + ".",
+            S6,
+            tuple(c.resource for c in calls + (also or [])),
+            ("adverse-fusions",) if name in adverse else (),
+            fusion=name,
+            genes=[g.hgnc for g in (calls[0].fusion.five_prime, calls[0].fusion.three_prime)],
+            dates=[c.date.isoformat() for c in calls if c.date],
+            conflicting=bool(also),
+        )
 
 
 #: Table 1 translocation rows in protocol.md §8 order.
@@ -1543,13 +1657,13 @@ TABLE1_TRANSLOCATIONS = ("t(12;21)", "t(4;11)", "t(1;19)", "t(11;19)", "t(9;11)"
 def _translocation(ctx: Ctx) -> str:
     """The Table-1 cytogenetics row: the first named translocation, 'none' when cytogenetics
     were reported without one, 'unknown' when there are none (protocol.md §8)."""
-    found = {f.translocation for f, _ in _fusions(ctx)}
+    found = {c.translocation for c in ctx.cytogenetics.present()}
     for t in TABLE1_TRANSLOCATIONS:
         if t in found:
             return t
     if found:
         return sorted(found)[0]
-    return "none" if ctx.facts.fusions or ctx.facts.karyotypes else "unknown"
+    return "none" if ctx.cytogenetics.reported else "unknown"
 
 
 def _day15(ctx: Ctx) -> None:
@@ -1706,16 +1820,54 @@ def rule_outcome(ctx: Ctx) -> None:
             days_from_relapse=days,
         )
     elif rel is not None and category != "not-assessable":
+        censor, basis, why, contact = efs_censor_date(ctx)
+        note = (
+            f" The last follow-up {censor} precedes the remission date {cr}: check the "
+            "follow-up record."
+            if cr is not None and censor < cr
+            else ""
+        )
         ctx.add(
             8,
             "efs-censored",
             "information",
-            f"No EFS event: censored on {ctx.as_of}, day {(ctx.as_of - rel).days} from the "
-            "relapse diagnosis.",
-            S7,
-            ev,
-            days_from_relapse=(ctx.as_of - rel).days,
+            f"No EFS event: censored on {censor} ({why}), day {(censor - rel).days} from the "
+            f"relapse diagnosis.{note}",
+            S7 + "; censoring date: efs-censor-at (ball-fhir choice)",
+            (*ev, contact),
+            ("efs-censor-at",),
+            date=censor.isoformat(),
+            censor_basis=basis,
+            days_from_relapse=(censor - rel).days,
         )
+
+
+def efs_censor_date(ctx: Ctx) -> tuple[Date, str, str, Resource | None]:
+    """The EFS censoring date of a patient without an event: ``(date, basis, why, evidence)``.
+
+    protocol.md §7 counts survival from the relapse diagnosis but does not say where a patient
+    without an event is censored; the content parameter ``efs-censor-at`` chooses:
+    ``last-follow-up`` (the usual survival-analysis convention: censor at the last contact, the
+    latest follow-up Observation, ball-concepts ``follow-up``, dated on or before the evaluation
+    date; the evaluation date when there is none) or ``as-of`` (always the evaluation date).
+    """
+    if ctx.protocol.text("efs-censor-at") == "last-follow-up":
+        seen = [
+            (d.date, d.resource)
+            for d in ctx.facts.follow_ups
+            if d.date is not None and d.date <= ctx.as_of
+        ]
+        if seen:
+            last, contact = seen[-1]
+            return last, "last-follow-up", "last follow-up contact", contact
+        return (
+            ctx.as_of,
+            "as-of",
+            "no follow-up contact recorded on or before the evaluation date: censored at the "
+            "evaluation date",
+            None,
+        )
+    return ctx.as_of, "as-of", "efs-censor-at as-of: the evaluation date", None
 
 
 RULES: tuple[Callable[[Ctx], None], ...] = (

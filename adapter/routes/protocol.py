@@ -21,10 +21,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from adapter.iscn import load_knowledge
 from adapter.issues import Issue, IssueCode, UsageError, to_operation_outcome
 from adapter.protocol import Protocol, load_protocols_from_folder
 from adapter.protocol.apply import apply_plan
 from adapter.protocol.content import default_content_dir
+from adapter.sources.site import mappings_dir
 
 FHIR_JSON = "application/fhir+json"
 
@@ -33,7 +35,9 @@ router = APIRouter(tags=["protocol"])
 
 @functools.cache
 def _content() -> dict[str, Protocol]:
-    return load_protocols_from_folder(default_content_dir())
+    """The content, carrying the gene knowledge the cytogenetics mapping also uses."""
+    knowledge = load_knowledge(mappings_dir() / "iscn" / "gene-loci.yaml")
+    return load_protocols_from_folder(default_content_dir(), knowledge)
 
 
 def get_protocols() -> dict[str, Protocol]:

@@ -113,7 +113,7 @@ async def validate_type(
 
 @router.get("/metadata", response_class=JSONResponse)
 def metadata(validator: ValidatorDep) -> JSONResponse:
-    """A CapabilityStatement listing the $validate operations and the loaded profiles."""
+    """A CapabilityStatement listing $validate, $apply and the loaded profiles."""
     return JSONResponse(capability_statement(validator), media_type=FHIR_JSON)
 
 
@@ -131,24 +131,35 @@ def capability_statement(validator: Validator) -> dict[str, Any]:
         "name": "validate",
         "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
     }
+    apply = {
+        "name": "apply",
+        "definition": "http://hl7.org/fhir/uv/cpg/OperationDefinition/cpg-plandefinition-apply",
+    }
+    resources = [
+        {"type": rtype, "supportedProfile": urls, "operation": [operation]}
+        for rtype, urls in sorted(by_type.items())
+    ]
+    plan = next((r for r in resources if r["type"] == "PlanDefinition"), None)
+    if plan is None:
+        resources.append({"type": "PlanDefinition", "operation": [operation, apply]})
+    else:
+        plan["operation"] = [operation, apply]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": "2026-01-01",
         "kind": "instance",
         "software": {"name": "ball-fhir", "version": __version__},
-        "implementation": {"description": "ball-fhir validator ($validate only)"},
+        "implementation": {"description": "ball-fhir: $validate and PlanDefinition $apply"},
         "fhirVersion": "4.0.1",
         "format": ["json", FHIR_JSON],
         "rest": [
             {
                 "mode": "server",
                 "documentation": "POST [base]/$validate and POST [base]/[type]/$validate accept "
-                "a resource, a Bundle or a Parameters (resource, profile).",
-                "resource": [
-                    {"type": rtype, "supportedProfile": urls, "operation": [operation]}
-                    for rtype, urls in sorted(by_type.items())
-                ],
+                "a resource, a Bundle or a Parameters (resource, profile); "
+                "POST [base]/PlanDefinition/[id]/$apply (CPG) evaluates a protocol.",
+                "resource": resources,
                 "operation": [operation],
             }
         ],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import os
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,12 +72,16 @@ class InfusionsSource(DelimitedSource):
     forms are accepted only through it (contract.md "Units traps").  ``bsa_max_age_days``: a BSA
     (or weight) older than this at the start of a bag is not usable for dosing.
     ``gap_tolerance_minutes``: a pause between consecutive bags of one course longer than this is
-    flagged as an infusion gap.
+    flagged as an infusion gap.  ``dose_rate_tolerance_pct``: a delivered dose rate (pump rate x
+    24 h x concentration) differing from the prescribed ug/d (per-m2 dose x BSA, or the flat
+    dose) by more than this percentage of the prescribed rate is flagged (default 10: a
+    placeholder, to be confirmed clinically; the sources give no tolerance).
     """
 
     units: dict[str, str] = Field(default_factory=dict)
     bsa_max_age_days: int = Field(ge=0)
     gap_tolerance_minutes: int = Field(default=0, ge=0)
+    dose_rate_tolerance_pct: Decimal = Field(default=Decimal("10"), ge=0)
 
 
 class IntrathecalSource(DelimitedSource):

@@ -7,7 +7,24 @@ Public API::
     default_validator() -> Validator           core + profiles/package, built once per process
     validate(resource, profiles=None) -> list[Issue]
 
-Issues render as an OperationOutcome with :func:`adapter.issues.to_operation_outcome`.
+Issues render as an OperationOutcome with :func:`adapter.issues.to_operation_outcome`.  Each
+carries a FHIRPath-style ``expression`` with entry indexes (``Bundle.entry[3].resource.code``) and
+a ``rule`` key to match on:
+
+- structure: ``unknown-element``, ``type`` (JSON type, primitive format, choice type a profile
+  excludes), ``choice-type`` (two ``x[x]``), ``array``, ``empty-array``, ``empty-string``,
+  ``null``, ``resource-type``, ``ele-1``;
+- cardinality and profiles: ``cardinality`` (also slices), ``fixed``, ``pattern``, ``slicing``,
+  ``must-support`` (information, opt-in), ``profile-unknown``, ``profile-type``;
+- terminology: ``binding-required`` (error), ``binding-extensible`` / ``binding-preferred``
+  (warnings, only for codes of the value set's own systems), ``binding-unexpandable``
+  (information, once per value set), ``code-unknown`` (code not in a complete CodeSystem),
+  ``ucum``;
+- references and extensions: ``reference-target``, ``reference-type``, ``bundle-reference``,
+  ``extension-context``, ``extension-unknown`` (information), ``extension``;
+- bundles: ``bundle-fullurl``, ``bundle-fullurl-unique``, ``bundle-request``;
+- invariants: the constraint key (``obs-6``, ``bdl-3``, ``ball-mrd-1``...); one that cannot be
+  evaluated offline is reported once as information with code ``not-supported``.
 """
 
 from adapter.validation.checker import Options

@@ -154,6 +154,74 @@ def _ref1(focus: dict[str, Any], root: Any) -> bool:
 
 NativeFn = Callable[[dict[str, Any], Any], bool]
 
+
+def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = bundle.get("entry")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _bdl2(focus: dict[str, Any], _root: Any) -> bool:
+    return focus.get("type") == "searchset" or all("search" not in e for e in _entries(focus))
+
+
+def _bdl3(focus: dict[str, Any], _root: Any) -> bool:
+    want = focus.get("type") in ("batch", "transaction", "history")
+    return all(("request" in e) == want for e in _entries(focus))
+
+
+def _bdl4(focus: dict[str, Any], _root: Any) -> bool:
+    want = focus.get("type") in ("batch-response", "transaction-response", "history")
+    return all(("response" in e) == want for e in _entries(focus))
+
+
+def _bdl7(focus: dict[str, Any], _root: Any) -> bool:
+    if focus.get("type") == "history":
+        return True
+    seen: set[str] = set()
+    for entry in _entries(focus):
+        full_url = entry.get("fullUrl")
+        if full_url is None:
+            continue
+        resource = entry.get("resource")
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        key = f"{full_url}{version if isinstance(version, str) else ''}"
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _bdl8(focus: dict[str, Any], _root: Any) -> bool:
+    full_url = focus.get("fullUrl")
+    return not (isinstance(full_url, str) and "/_history/" in full_url)
+
+
+def _bdl9(focus: dict[str, Any], _root: Any) -> bool:
+    if focus.get("type") != "document":
+        return True
+    identifier = focus.get("identifier")
+    return isinstance(identifier, dict) and "system" in identifier and "value" in identifier
+
+
+def _bdl10(focus: dict[str, Any], _root: Any) -> bool:
+    return focus.get("type") != "document" or focus.get("timestamp") is not None
+
+
+def _first_resource_is(focus: dict[str, Any], rtype: str) -> bool:
+    entries = _entries(focus)
+    resource = entries[0].get("resource") if entries else None
+    return isinstance(resource, dict) and resource.get("resourceType") == rtype
+
+
+def _bdl11(focus: dict[str, Any], _root: Any) -> bool:
+    return focus.get("type") != "document" or _first_resource_is(focus, "Composition")
+
+
+def _bdl12(focus: dict[str, Any], _root: Any) -> bool:
+    return focus.get("type") != "message" or _first_resource_is(focus, "MessageHeader")
+
+
 _TERM = re.compile(r"^(\w+(?:\.\w+)*)\.(exists|empty)\(\)$")
 
 
@@ -181,6 +249,34 @@ def _path_exists(focus: Any, steps: list[str]) -> bool:
             return False
         current = nxt
     return True
+
+
+_MATCHES = re.compile(r"^(\w+(?:\.\w+)*)\.matches\('((?:[^'\\]|\\.)*)'\)$")
+
+
+def _matches_native(expression: str) -> NativeFn | None:
+    """``path.matches('regex')`` as fhirpathpy evaluates it: ``re.search`` on a single string,
+    empty (treated as satisfied) when the path is absent."""
+    match = _MATCHES.match(expression)
+    if match is None:
+        return None
+    steps = match.group(1).split(".")
+    try:
+        regex = re.compile(match.group(2).replace("\\'", "'"), re.DOTALL)
+    except re.error:
+        return None
+
+    def fn(focus: dict[str, Any], _root: Any) -> bool:
+        current: Any = focus
+        for step in steps:
+            current = current.get(step) if isinstance(current, dict) else None
+        if current is None:
+            return True
+        if not isinstance(current, str):
+            raise TypeError("matches() on a non-string")
+        return regex.search(current) is not None
+
+    return fn
 
 
 def simple_native(expression: str) -> NativeFn | None:
@@ -231,6 +327,30 @@ NATIVE: dict[str, tuple[str, NativeFn]] = {
         _obs7,
     ),
     "ext-1": ("extension.exists() != value.exists()", _ext1),
+    "bdl-2": ("entry.search.empty() or (type = 'searchset')", _bdl2),
+    "bdl-3": (
+        "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction'"
+        " or %resource.type = 'history'))",
+        _bdl3,
+    ),
+    "bdl-4": (
+        "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = "
+        "'transaction-response' or %resource.type = 'history'))",
+        _bdl4,
+    ),
+    "bdl-7": (
+        "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta."
+        "versionId).isDistinct()",
+        _bdl7,
+    ),
+    "bdl-8": ("fullUrl.contains('/_history/').not()", _bdl8),
+    "bdl-9": (
+        "type = 'document' implies (identifier.system.exists() and identifier.value.exists())",
+        _bdl9,
+    ),
+    "bdl-10": ("type = 'document' implies (timestamp.hasValue())", _bdl10),
+    "bdl-11": ("type = 'document' implies entry.first().resource.is(Composition)", _bdl11),
+    "bdl-12": ("type = 'message' implies entry.first().resource.is(MessageHeader)", _bdl12),
     "ref-1": (
         "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
         "%rootResource.contained.id.trace('ids'))",
@@ -257,7 +377,9 @@ class Invariants:
             if entry is not None and entry[0] == constraint.expression:
                 self._natives[key] = entry[1]
             else:
-                self._natives[key] = simple_native(constraint.expression)
+                self._natives[key] = simple_native(constraint.expression) or _matches_native(
+                    constraint.expression
+                )
         return self._natives[key]
 
     def _compile(self, expression: str) -> Callable[..., Any] | str:
@@ -276,17 +398,27 @@ class Invariants:
         return found
 
     def evaluate(
-        self, constraint: Constraint, focus: Any, type_path: str, resource: Any, root: Any
+        self,
+        constraint: Constraint,
+        focus: Any,
+        type_path: str,
+        resource: Any,
+        root: Any,
+        *,
+        shortcuts: bool = True,
     ) -> bool | str:
         """True/False, or the reason it could not be evaluated.
 
-        ``focus``, ``resource`` and ``root`` must be copies the engine may touch.
+        ``focus``, ``resource`` and ``root`` must be copies the engine may touch.  With
+        ``shortcuts=False`` the guard and the native implementations are bypassed (tests compare
+        them with fhirpathpy this way).
         """
-        if constraint.guard is not None and not _present(focus, constraint.guard):
-            return True
-        native = self.native(constraint)
-        if native is not None:
-            return native(focus, root) if isinstance(focus, dict) else True
+        if shortcuts:
+            if constraint.guard is not None and not _present(focus, constraint.guard):
+                return True
+            native = self.native(constraint)
+            if native is not None:
+                return native(focus, root) if isinstance(focus, dict) else True
         fn = self._compile(constraint.expression)
         if isinstance(fn, str):
             return fn

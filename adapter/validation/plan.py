@@ -97,17 +97,22 @@ class ElementDef:
     required: tuple[ElementDef, ...] = ()
     supported: tuple[ElementDef, ...] = ()
     base_min: int = 0
+    type_codes: tuple[str, ...] = ()
+    #: the element holds a whole resource (Bundle.entry.resource, contained, ...)
+    resource_slot: bool = False
     #: constraints worth evaluating: all but ele-1 (checked natively), and the profile's own ones
     base_checks: tuple[Constraint, ...] = ()
     profile_checks: tuple[Constraint, ...] = ()
     #: profile pass: False when this element and all below it say nothing the base does not
     interesting: bool = True
+    #: profile pass: values of this element need a check of their own (beyond slicing)
+    walk: bool = True
     #: base pass: a lone primitive value needs no more than its format check
     plain: bool = False
 
-    @property
-    def type_codes(self) -> tuple[str, ...]:
-        return tuple(t.code for t in self.types)
+    def __post_init__(self) -> None:
+        self.type_codes = tuple(t.code for t in self.types)
+        self.resource_slot = bool(self.types) and self.types[0].code == "Resource"
 
     def max_text(self) -> str:
         return "*" if self.max < 0 else str(self.max)
@@ -377,16 +382,17 @@ def mark_interesting(
                 dtype = type_plan(parent.types[0].code)
                 if dtype is not None:
                     original = dtype.by_id.get(f"{dtype.type}.{last.split(':', 1)[0]}")
-        node.interesting = _differs(node, original)
-    # A parent is interesting when anything below it is (children, slices, type slices).
+        node.interesting = node.walk = _differs(node, original)
+    # A parent is interesting when anything below it is (children, slices, type slices); its
+    # values need walking when it or its children / type slices are (not just its slices).
     for node in reversed(list(profile.by_id.values())):
-        below = [*node.children.values(), *node.slices, *node.type_slices.values()]
-        if any(c.interesting for c in below):
-            node.interesting = True
+        if any(c.interesting for c in [*node.children.values(), *node.type_slices.values()]):
+            node.walk = True
+        node.interesting = node.walk or any(c.interesting for c in node.slices)
 
 
 def _differs(node: ElementDef, original: ElementDef | None) -> bool:
-    if node.fixed is not None or node.pattern is not None or node.slices or node.slice_name:
+    if node.fixed is not None or node.pattern is not None or node.slice_name:
         return True
     if node.min != node.base_min or node.max != node.base_max:
         return True

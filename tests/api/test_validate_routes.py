@@ -108,6 +108,14 @@ def test_metadata(client: TestClient) -> None:
     assert rest["operation"][0]["name"] == "validate"
     observation = next(r for r in rest["resource"] if r["type"] == "Observation")
     assert PROFILE_LAB in observation["supportedProfile"]
+    plan = next(r for r in rest["resource"] if r["type"] == "PlanDefinition")
+    assert {o["name"] for o in plan["operation"]} == {"validate", "apply"}
+
+
+def test_apply_route_is_joined(client: TestClient) -> None:
+    response = client.post("/fhir/PlanDefinition/nope/$apply", content=b"{bad")
+    assert response.status_code in (400, 404)
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def test_capability_statement_is_valid_r4(client: TestClient) -> None:

@@ -19,31 +19,29 @@ from typing import Any
 import pytest
 
 from adapter.cli.mapcmd import hl7v2_context, lab_context
-from adapter.issues import to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.mapping.hl7v2 import map_hl7v2
 from adapter.mapping.lab import map_lab
 from adapter.sources.site import load_site
 from tests.bundle_checks import assert_bundle_invariants, provenance_rows
 from tests.conftest import RECORDED, ROOT
-from tests.golden import assert_golden
+from tests.golden import assert_golden_result, golden_cases, map_golden_case
 
 GOLDEN = ROOT / "tests" / "golden" / "hl7v2"
-CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
+CASES = golden_cases("hl7v2")
 
 
 def map_case(case: Path) -> MapResult:
-    site_file = case / "site.yaml"
-    site = load_site(str(site_file) if site_file.is_file() else "default")
-    data = (case / "input.hl7").read_bytes()
-    return map_hl7v2(data, "input.hl7", site, hl7v2_context(site), RECORDED)
+    return map_golden_case(
+        case,
+        "input.hl7",
+        lambda data, name, site: map_hl7v2(data, name, site, hl7v2_context(site), RECORDED),
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden_bundle(case: Path) -> None:
-    result = map_case(case)
-    assert_golden(result.bundle, case / "expected.json")
-    assert_golden(to_operation_outcome(result.issues), case / "outcome.json")
+    assert_golden_result(map_case(case), case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -11,30 +11,27 @@ from pathlib import Path
 import pytest
 
 from adapter.cli.mapcmd import lab_context
-from adapter.issues import to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.mapping.lab import map_lab
-from adapter.sources.site import load_site
 from adapter.validation import default_validator
 from tests.bundle_checks import assert_bundle_invariants
-from tests.conftest import RECORDED, ROOT
-from tests.golden import assert_golden
+from tests.conftest import RECORDED
+from tests.golden import assert_golden_result, golden_cases, map_golden_case
 
-CASES = sorted(p for p in (ROOT / "tests" / "golden" / "lab").iterdir() if p.is_dir())
+CASES = golden_cases("lab")
 
 
 def map_case(case: Path) -> MapResult:
-    site_file = case / "site.yaml"
-    site = load_site(str(site_file) if site_file.is_file() else "default")
-    data = (case / "input.csv").read_bytes()
-    return map_lab(data, "input.csv", site, lab_context(site), RECORDED)
+    return map_golden_case(
+        case,
+        "input.csv",
+        lambda data, name, site: map_lab(data, name, site, lab_context(site), RECORDED),
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden_bundle(case: Path) -> None:
-    result = map_case(case)
-    assert_golden(result.bundle, case / "expected.json")
-    assert_golden(to_operation_outcome(result.issues), case / "outcome.json")
+    assert_golden_result(map_case(case), case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

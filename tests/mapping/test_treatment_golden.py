@@ -75,6 +75,18 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "event-unknown",
         },
     ),
+    "events/demographics": (
+        5,
+        5,
+        {
+            "birth-time-dropped",
+            "event-before-birth",
+            "sex-unknown",
+            "second-birth",
+            "value-ignored",
+            "event-after-death",
+        },
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapter.iscn import load_knowledge
 from adapter.issues import UsageError
 from adapter.protocol import evaluate, load_protocols, read_content_folder
 from adapter.protocol.content import EXT_PROTOCOL_PARAMETER
@@ -64,7 +65,7 @@ def _with_param(resources: list[dict[str, Any]], pid: str, name: str, value: Any
 def test_weight_comparison_is_read_from_content() -> None:
     resources = copy.deepcopy(read_content_folder(CONTENT))
     _with_param(resources, "all-rez-2016", "weight-boundary-comparison", ">=")
-    label = load_protocols(resources)
+    label = load_protocols(resources, load_knowledge())
     bundle = bundle_of(
         [
             {
@@ -97,14 +98,14 @@ def test_mrd_threshold_is_read_from_content() -> None:
     resources = copy.deepcopy(read_content_folder(CONTENT))
     _with_param(resources, "all-rez-2016", "mrd-threshold", 0.001)
     bundle = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    ev = evaluate(bundle, load_protocols(resources), as_of=dt.date(2022, 4, 5))[0]
+    ev = evaluate(bundle, load_protocols(resources, load_knowledge()), as_of=dt.date(2022, 4, 5))[0]
     assert "mrd-negative" in ev.codes()
 
 
 def test_broken_content_is_a_usage_error() -> None:
     resources = [r for r in read_content_folder(CONTENT) if r["id"] != "all-rez-2016-course-1"]
     with pytest.raises(UsageError):
-        load_protocols(resources)
+        load_protocols(resources, load_knowledge())
 
 
 def test_unknown_protocol_is_a_usage_error() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from adapter.fhir import PROFILE_PATIENT
 from adapter.validation import PROFILES_PACKAGE, Validator, default_validator
-from adapter.validation.invariants import NATIVE, Invariants, simple_native
+from adapter.validation.invariants import NATIVE, Invariants, _matches_native, simple_native
 from adapter.validation.plan import Constraint
 
 from .conftest import HERE
@@ -26,7 +26,12 @@ def _constraint(key: str, expression: str) -> Constraint:
 def _fhirpath(expression: str, focus: dict[str, Any]) -> bool | str:
     # A key the NATIVE table does not know forces the fhirpathpy path.
     return Invariants().evaluate(
-        _constraint("x-test", expression), copy.deepcopy(focus), "Observation", focus, focus
+        _constraint("x-test", expression),
+        copy.deepcopy(focus),
+        "Observation",
+        focus,
+        focus,
+        shortcuts=False,
     )
 
 
@@ -76,6 +81,20 @@ def test_simple_native_agrees_with_fhirpathpy(expression: str, sample: int) -> N
     assert fn is not None
     focus = SAMPLES[sample]
     assert fn(focus, focus) is _fhirpath(expression, focus)
+
+
+@pytest.mark.parametrize(
+    "value", ["ni:///sha-256;" + "a" * 43, "ni:///sha-256;short", "x ni:///sha-256;" + "b" * 43]
+)
+def test_matches_native_agrees_with_fhirpathpy(value: str) -> None:
+    expression = "value.matches('^ni:///sha-256;[A-Za-z0-9_-]{43}$')"
+    fn = _matches_native(expression)
+    assert fn is not None
+    focus = {"system": "urn:ietf:rfc:3986", "value": value}
+    want = Invariants().evaluate(
+        _constraint("x-test", expression), dict(focus), "Identifier", focus, focus, shortcuts=False
+    )
+    assert fn(focus, focus) is want
 
 
 def test_simple_native_refuses_other_shapes() -> None:
@@ -136,3 +155,68 @@ def test_validator_leaves_the_input_untouched() -> None:
     before = json.dumps(resource, sort_keys=True)
     default_validator().validate(resource)
     assert json.dumps(resource, sort_keys=True) == before
+
+
+_TX: dict[str, Any] = json.loads((HERE / "resources" / "bundle-tx.json").read_text())
+_COMPOSITION = {"resourceType": "Composition", "status": "final"}
+BUNDLES: list[dict[str, Any]] = [
+    _TX,
+    {**_TX, "type": "collection"},
+    {**_TX, "type": "batch-response"},
+    {
+        **_TX,
+        "type": "searchset",
+        "entry": [{**e, "search": {"mode": "match"}} for e in _TX["entry"]],
+    },
+    {**_TX, "entry": [*_TX["entry"], _TX["entry"][0]]},
+    {**_TX, "type": "history", "entry": [*_TX["entry"], _TX["entry"][0]]},
+    {
+        "resourceType": "Bundle",
+        "type": "document",
+        "timestamp": "2024-01-01T00:00:00Z",
+        "identifier": {"system": "urn:x", "value": "1"},
+        "entry": [{"resource": _COMPOSITION}],
+    },
+    {
+        "resourceType": "Bundle",
+        "type": "document",
+        "entry": [{"resource": {"resourceType": "Patient"}}],
+    },
+    {"resourceType": "Bundle", "type": "message", "entry": [{"resource": _COMPOSITION}]},
+    {"resourceType": "Bundle", "type": "collection"},
+]
+
+
+@pytest.mark.parametrize(
+    "key", ["bdl-2", "bdl-3", "bdl-4", "bdl-7", "bdl-9", "bdl-10", "bdl-11", "bdl-12"]
+)
+@pytest.mark.parametrize("sample", range(len(BUNDLES)))
+def test_bundle_natives_agree_with_fhirpathpy(key: str, sample: int) -> None:
+    expression, native = NATIVE[key]
+    bundle = BUNDLES[sample]
+    want = Invariants().evaluate(
+        _constraint("x-test", expression),
+        copy.deepcopy(bundle),
+        "Bundle",
+        bundle,
+        bundle,
+        shortcuts=False,
+    )
+    assert native(bundle, bundle) is want
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"fullUrl": "urn:uuid:x"}, {"fullUrl": "https://x.org/Patient/1/_history/2"}, {}],
+)
+def test_bdl8_agrees_with_fhirpathpy(entry: dict[str, Any]) -> None:
+    expression, native = NATIVE["bdl-8"]
+    want = Invariants().evaluate(
+        _constraint("x-test", expression),
+        copy.deepcopy(entry),
+        "Bundle.entry",
+        entry,
+        entry,
+        shortcuts=False,
+    )
+    assert native(entry, entry) is want

@@ -39,7 +39,7 @@ CASES = _all_cases()
 @pytest.fixture(scope="module")
 def medplum() -> dict[str, dict[str, Any]]:
     if shutil.which("node") is None or not TOOLS.is_dir():
-        pytest.skip("node or @medplum/core not installed (scripts/setup-npm)")
+        pytest.fail("node or @medplum/core not installed: run ./scripts/setup-npm")
     resources = [load_case_resource(c) for c in CASES]
     done = subprocess.run(
         ["node", str(SCRIPT)],

@@ -1,8 +1,15 @@
-"""Clinical events -> Conditions, Procedures, CarePlan, risk group, death, follow-up.
+"""Clinical events -> Conditions, Procedures, CarePlan, risk group, demographics, death, follow-up.
 
 Canonical fields (default site reads exactly these headers): ``patient_id, event, date, sites,
-marrow_blasts, immunophenotype, protocol, risk_group, donor_type, note``; one row per event.
+marrow_blasts, immunophenotype, protocol, risk_group, donor_type, sex, note``; one row per event.
 ``event`` (after the site vocabulary) is one of :data:`EVENTS`:
+
+- ``birth``: Patient.birthDate (an R4 ``date``: a time of day in the cell is dropped, with a
+  warning) and, from the row's ``sex`` column (after the site's ``sex`` vocabulary), Patient.gender,
+  a FHIR AdministrativeGender code (table ``administrative_genders``).  The demographics go on the
+  Patient of this Bundle, the one POSTed with ``ifNoneExist``: a server that already holds the
+  Patient keeps its own record (conditional create does not update it).  protocol.md §1: the age
+  eligibility (1-18 years) needs the birth date.
 
 - ``diagnosis``: Condition 277571004 (contract.md "B-ALL, initial diagnosis"), onsetDateTime; the
   immunophenotype as recorded goes to ``note`` (no verified code, terminology.md 9).
@@ -20,7 +27,8 @@ marrow_blasts, immunophenotype, protocol, risk_group, donor_type, note``; one ro
 - ``follow-up``: Observation ``follow-up`` (ball-concepts) dated at the last follow-up contact.
 
 Checks (issue 5): a relapse or any other event before the initial diagnosis, any event after the
-death date (dates from this file and the context Bundles), a second diagnosis or death.
+death date (dates from this file and the context Bundles), any event before the birth date, a
+second diagnosis, death or birth.
 """
 
 from __future__ import annotations
@@ -79,11 +87,13 @@ FIELDS = Fields(
             "protocol",
             "risk_group",
             "donor_type",
+            "sex",
             "note",
         }
     ),
 )
 EVENTS = (
+    "birth",
     "diagnosis",
     "relapse",
     "frontline-end",
@@ -111,6 +121,7 @@ class Event:
     risk_group: str | None = None
     donor_type: str | None = None
     note: str | None = None
+    sex: str | None = None
 
 
 def check_event_row(
@@ -152,6 +163,17 @@ def check_event_row(
             sorted(given)[0],
             f"{', '.join(sorted(given))} only belong to a relapse event; ignored",
         )
+    sex = None
+    if event == "birth":
+        sex = check.choice("sex", tables.administrative_genders, "sex-unknown")
+    elif row.values.get("sex") and event is not None:
+        check.warn("value-ignored", "sex", "sex only belongs to a birth event; ignored")
+    if event == "birth" and when is not None and len(when) > len("YYYY-MM-DD"):
+        check.warn(
+            "birth-time-dropped",
+            "date",
+            f"birth {when}: Patient.birthDate is a date, the time of day is not kept",
+        )
     if check.failed or event is None or when is None:
         return Checked(check, None)
     return Checked(
@@ -168,6 +190,7 @@ def check_event_row(
             risk,
             donor,
             row.values.get("note") or None,
+            sex,
         ),
     )
 
@@ -178,6 +201,8 @@ class _Timeline:
     diagnosis_row: int | None = None
     death: date | None = None
     death_row: int | None = None
+    birth: date | None = None
+    birth_row: int | None = None
     relapses: list[tuple[date, Event]] = field(default_factory=list)
 
 
@@ -202,6 +227,12 @@ def map_events(
         if ev.event == "death":
             builder.get(pid)["deceasedDateTime"] = ev.when
             return
+        if ev.event == "birth":
+            patient = builder.get(pid)
+            patient["birthDate"] = day(ev.when).isoformat()
+            if ev.sex:
+                patient["gender"] = ev.sex
+            return
         tl = timelines.get(ev.patient_id)
         for resource in to_fhir_event(site, tables, ev, tl.relapses if tl else []):
             builder.put(resource, [ev.row])
@@ -212,11 +243,12 @@ def map_events(
 def _check_order(
     checked: list[Checked[Event]], site: SiteConfig, context: TreatmentContext
 ) -> dict[str, _Timeline]:
-    """Events in impossible order: before the initial diagnosis, after death; second ones."""
+    """Events in impossible order: before birth or the initial diagnosis, after death; second
+    ones."""
     timelines: dict[str, _Timeline] = {}
     for item, ev in live(checked):
         tl = timelines.setdefault(ev.patient_id, _Timeline())
-        for kind in ("diagnosis", "death"):
+        for kind in ("diagnosis", "death", "birth"):
             if ev.event != kind:
                 continue
             known_row = getattr(tl, f"{kind}_row")
@@ -239,7 +271,17 @@ def _check_order(
     for item, ev in live(checked):
         tl = timelines[ev.patient_id]
         when = day(ev.when)
-        if ev.event != "diagnosis" and tl.diagnosis is not None and when < tl.diagnosis:
+        if ev.event != "birth" and tl.birth is not None and when < tl.birth:
+            item.error(
+                "event-before-birth",
+                "date",
+                f"{ev.event} on {ev.when} is before the birth date {tl.birth}",
+            )
+        if (
+            ev.event not in ("diagnosis", "birth")
+            and tl.diagnosis is not None
+            and when < tl.diagnosis
+        ):
             rule = "relapse-before-diagnosis" if ev.event == "relapse" else "event-before-diagnosis"
             item.error(
                 rule,

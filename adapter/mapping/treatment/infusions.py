@@ -10,8 +10,13 @@ Shape (contract.md "blinatumomab infusion"; terminology.md 1.2): effectivePeriod
 dosage.rateQuantity = delivered dose rate in ``ug/d``; route 47625008 IV; mCODE
 normalizationBasis 301898006 BSA (dose in ``ug/m2/d``) or 1157245009 fixed dose (``ug/d``); the
 prescribed ``ug/m2/d`` rate in extension ball-prescribed-rate-per-m2; course number and day in
-ball-course-number / ball-course-day.  For a per-m2 dose the ``ug/d`` rate is the prescribed rate
-times the BSA (the row's ``bsa`` column, else the latest context BSA), rounded to 0.01 ug/d.
+ball-course-number / ball-course-day.  The delivered rate is ``rate_ml_h x 24 x
+concentration_ug_ml`` (exact Decimal, ``ug/d``).  The prescribed ``ug/d`` rate is the per-m2 dose
+times the BSA (the row's ``bsa`` column, else the latest context BSA), rounded to 0.01 ug/d, or
+the flat dose; a delivered rate that differs from it by more than the site's
+``dose_rate_tolerance_pct`` (default 10 %, a placeholder to be confirmed clinically) is a warning
+(``delivered-rate-deviation``).  Without a pump rate or a concentration the rateQuantity falls back
+to the prescribed rate, said in an information issue (``delivered-rate-unknown``).
 Status (issue 5): ``completed`` / ``in-progress`` as such; ``stopped`` and ``interrupted`` become
 ``stopped`` with statusReason (the source word and reason as text, coded only when the reason is
 in the table's mCODE TreatmentTerminationReasonVS codes), so mCODE's termination-reason invariants
@@ -111,11 +116,31 @@ class Infusion:
 
 @dataclass(frozen=True, slots=True)
 class Dosing:
-    """What the mapper decided about a checked infusion: the ug/d rate and the BSA it used."""
+    """What the mapper decided about a checked infusion.
+
+    ``rate_ug_d`` is the ``dosage.rateQuantity``: the delivered rate when ``delivered`` (pump
+    rate x 24 h x concentration, exact), else the prescribed rate; ``prescribed_ug_d`` is the
+    per-m2 dose x BSA (0.01 ug/d) or the flat dose.
+    """
 
     rate_ug_d: Decimal
+    prescribed_ug_d: Decimal
+    delivered: bool
     bsa: Decimal | None
     bsa_source: str | None
+
+
+#: hours of a day: a pump rate in mL/h delivers rate x 24 mL a day (contract.md: ``ug/d``)
+HOURS_PER_DAY = Decimal(24)
+
+
+def delivered_rate(inf: Infusion) -> Decimal | None:
+    """contract.md "blinatumomab infusion": the delivered dose rate in ug/d, from the pump rate
+    (mL/h) and the concentration (ug/mL): ``rate x 24 x concentration``, exact; ``None`` when
+    either is missing."""
+    if inf.rate_ml_h is None or inf.concentration is None:
+        return None
+    return inf.rate_ml_h * HOURS_PER_DAY * inf.concentration
 
 
 def _instant(text: str) -> datetime | None:
@@ -360,11 +385,72 @@ def _check_context(
         if item.check.failed:
             continue
         if inf.dose_unit == "ug/m2/d" and bsa is not None:
-            rate = (inf.dose * bsa).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+            exact = inf.dose * bsa
+            prescribed = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
         else:
-            rate = inf.dose
-        out[inf.row] = Dosing(rate, bsa, bsa_source)
+            exact = prescribed = inf.dose
+        delivered = delivered_rate(inf)
+        if delivered is None:
+            _note_prescribed_rate(item, inf, prescribed)
+            out[inf.row] = Dosing(prescribed, prescribed, False, bsa, bsa_source)
+            continue
+        _check_delivered(item, inf, delivered, exact, bsa, section.dose_rate_tolerance_pct)
+        out[inf.row] = Dosing(delivered, prescribed, True, bsa, bsa_source)
     return out
+
+
+def _note_prescribed_rate(item: Checked[Infusion], inf: Infusion, prescribed: Decimal) -> None:
+    """No pump rate or concentration: rateQuantity falls back to the prescribed ug/d (said)."""
+    missing = [
+        column
+        for column, value in (
+            ("rate_ml_h", inf.rate_ml_h),
+            ("concentration_ug_ml", inf.concentration),
+        )
+        if value is None
+    ]
+    how = "dose x BSA" if inf.dose_unit == "ug/m2/d" else "the flat dose"
+    item.check.issues.append(
+        Issue(
+            "information",
+            "informational",
+            f"no {' and no '.join(missing)}: dosage.rateQuantity is the prescribed rate "
+            f"{_fmt(prescribed)} ug/d ({how}), not the delivered rate (contract.md: delivered "
+            "= pump rate x 24 h x concentration)",
+            rule="delivered-rate-unknown",
+            location=(missing[0],),
+        )
+    )
+
+
+def _check_delivered(
+    item: Checked[Infusion],
+    inf: Infusion,
+    delivered: Decimal,
+    prescribed: Decimal,
+    bsa: Decimal | None,
+    tolerance_pct: Decimal,
+) -> None:
+    """A delivered rate off the prescribed ug/d by more than the site's tolerance (warning)."""
+    if prescribed == 0:
+        return
+    off = (delivered - prescribed) / prescribed * 100
+    if abs(off) <= tolerance_pct:
+        return
+    how = (
+        f"{_fmt(inf.dose)} ug/m2/d x BSA {_fmt(bsa)} m2"
+        if inf.dose_unit == "ug/m2/d"
+        else f"flat {_fmt(inf.dose)} ug/d"
+    )
+    item.warn(
+        "delivered-rate-deviation",
+        "rate_ml_h",
+        f"delivered {_fmt(delivered)} ug/d (pump {_fmt(inf.rate_ml_h)} mL/h x 24 h x "
+        f"{_fmt(inf.concentration)} ug/mL) differs from the prescribed "
+        f"{_fmt(prescribed.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN))} ug/d ({how}) "
+        f"by {off.quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN):+}%, more than the site's "
+        f"dose_rate_tolerance_pct {_fmt(tolerance_pct)}",
+    )
 
 
 def _check_boundary(
@@ -435,8 +521,16 @@ def to_fhir_infusion(
     text = [f"{_fmt(inf.dose)} {inf.dose_unit} continuous IV infusion"]
     if per_m2:
         text.append(
-            f"BSA {_fmt(dosing.bsa)} m2 ({dosing.bsa_source}) -> {_fmt(dosing.rate_ug_d)} ug/d"
+            f"BSA {_fmt(dosing.bsa)} m2 ({dosing.bsa_source}) -> "
+            f"{_fmt(dosing.prescribed_ug_d)} ug/d prescribed"
         )
+    if dosing.delivered:
+        text.append(
+            f"delivered {_fmt(inf.rate_ml_h)} mL/h x 24 h x {_fmt(inf.concentration)} ug/mL = "
+            f"{_fmt(dosing.rate_ug_d)} ug/d"
+        )
+    else:
+        text.append("rate = prescribed (no pump rate and concentration)")
     if inf.original_unit != inf.dose_unit:
         text.append(f"dose unit reported as {inf.original_unit!r}")
     pump = [

@@ -39,6 +39,7 @@ class TreatmentTables(_Frozen):
     donor_types: dict[str, str]
     weight_boundary_kg: Decimal
     weight_boundary_inclusive: bool
+    administrative_genders: list[str]
 
 
 def load_treatment_tables(path: Path) -> TreatmentTables:
