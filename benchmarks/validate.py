@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from adapter.fhir import BALL_CONCEPTS, LOINC, UCUM  # noqa: E402
 from adapter.validation import default_validator  # noqa: E402
+from tests.validation.medplum import medplum_installed, run_medplum, run_node  # noqa: E402
 
 EXAMPLES = ROOT / "profiles" / "package" / "example"
-MEDPLUM_SCRIPT = ROOT / "tests" / "validation" / "peer" / "medplum_validate.js"
 SCRATCH = Path(os.environ.get("BALL_BENCH_NPM", "/tmp/ball-bench-npm"))
 
 FHIRJS_SCRIPT = r"""
@@ -168,21 +168,11 @@ def time_ours(
 def time_medplum(
     resources: list[dict[str, Any]], repeat: int
 ) -> tuple[float, int, set[int]] | None:
-    if shutil.which("node") is None or not (ROOT / ".npm-tools" / "node_modules").is_dir():
+    if not medplum_installed():
         return None
-    payload = json.dumps({"mode": "bench", "resources": resources, "repeat": repeat})
-    done = subprocess.run(
-        ["node", str(MEDPLUM_SCRIPT)], input=payload, capture_output=True, text=True, check=True
-    )
-    bench = json.loads(done.stdout)
-    verdicts = subprocess.run(
-        ["node", str(MEDPLUM_SCRIPT)],
-        input=json.dumps({"mode": "validate", "resources": resources}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rejected = {n for n, v in enumerate(json.loads(verdicts.stdout)) if not v["ok"]}
+    bench = run_medplum("bench", resources, repeat=repeat)
+    verdicts = run_medplum("validate", resources)
+    rejected = {n for n, v in enumerate(verdicts) if not v["ok"]}
     return float(bench["seconds"]), len(rejected), rejected
 
 
@@ -202,14 +192,7 @@ def time_fhirjs(
         )
     script = SCRATCH / "fhirjs_bench.js"
     script.write_text(FHIRJS_SCRIPT)
-    done = subprocess.run(
-        ["node", str(script), str(SCRATCH)],
-        input=json.dumps({"resources": resources, "repeat": repeat}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    bench = json.loads(done.stdout)
+    bench = run_node(script, {"resources": resources, "repeat": repeat}, str(SCRATCH))
     return float(bench["seconds"]), int(bench["rejected"])
 
 

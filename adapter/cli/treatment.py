@@ -56,40 +56,21 @@ def load_context(paths: Sequence[Path]) -> list[Resource]:
     return bundles
 
 
-def _infusions(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_infusions(data, name, site, recorded, treatment_tables(), _ctx(context))
+def _mapper(map_kind: Callable[..., MapResult], *tables: Callable[[], object]) -> TreatmentMapper:
+    """The CLI signature over ``map_kind(data, name, site, recorded, *tables, context)``: the
+    tables are loaded on first use, the context Bundles reduced to per-patient facts."""
 
+    def mapper(
+        data: bytes,
+        name: str,
+        site: SiteConfig,
+        recorded: str,
+        _p: Any,
+        context: Sequence[Resource],
+    ) -> MapResult:
+        return map_kind(data, name, site, recorded, *(load() for load in tables), _ctx(context))
 
-def _intrathecal(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_intrathecal(data, name, site, recorded, treatment_tables(), _ctx(context))
-
-
-def _apheresis(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_apheresis(data, name, site, recorded, _lab_tests(), _ctx(context))
-
-
-def _lymphocytes(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_lymphocytes(data, name, site, recorded, _ctx(context))
-
-
-def _measurements(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_measurements(data, name, site, recorded)
-
-
-def _events(
-    data: bytes, name: str, site: SiteConfig, recorded: str, _p: Any, context: Sequence[Resource]
-) -> MapResult:
-    return map_events(data, name, site, recorded, treatment_tables(), _ctx(context))
+    return mapper
 
 
 def _ctx(context: Sequence[Resource]) -> TreatmentContext:
@@ -98,18 +79,26 @@ def _ctx(context: Sequence[Resource]) -> TreatmentContext:
 
 #: kind -> (help, mapper, whether --context is used)
 TREATMENT_KINDS: dict[str, tuple[str, TreatmentMapper, bool]] = {
-    "infusions": ("blinatumomab infusion bags/segments (pharmacy, pump)", _infusions, True),
-    "intrathecal": (
-        "intrathecal therapy (methotrexate, cytarabine, dexamethasone)",
-        _intrathecal,
+    "infusions": (
+        "blinatumomab infusion bags/segments (pharmacy, pump)",
+        _mapper(map_infusions, treatment_tables),
         True,
     ),
-    "apheresis": ("CD3+ lymphocyte apheresis with pre-collection values", _apheresis, True),
-    "lymphocytes": ("autologous CD3+ lymphocyte infusions", _lymphocytes, True),
-    "measurements": ("body weight and height (BSA computed)", _measurements, False),
+    "intrathecal": (
+        "intrathecal therapy (methotrexate, cytarabine, dexamethasone)",
+        _mapper(map_intrathecal, treatment_tables),
+        True,
+    ),
+    "apheresis": (
+        "CD3+ lymphocyte apheresis with pre-collection values",
+        _mapper(map_apheresis, _lab_tests),
+        True,
+    ),
+    "lymphocytes": ("autologous CD3+ lymphocyte infusions", _mapper(map_lymphocytes), True),
+    "measurements": ("body weight and height (BSA computed)", _mapper(map_measurements), False),
     "events": (
         "clinical events: diagnosis, relapses, protocol, risk group, HSCT, death",
-        _events,
+        _mapper(map_events, treatment_tables),
         True,
     ),
 }

@@ -31,6 +31,7 @@ from adapter.iscn.model import (
     FishResult,
     IscnString,
     Karyotype,
+    ProbeSignal,
     Span,
     Structural,
 )
@@ -282,18 +283,10 @@ def _fish(f: FishResult, knowledge: Knowledge, part: int) -> Iterator[Rearrangem
                 if entry.relation == "sep":
                     if len(symbols) == 1 and None not in genes:
                         gene = next(g for g in genes if g is not None)
-                        partner = _gene_partner(gene)
+                        partners: tuple[Partner, ...] = (_gene_partner(gene),)
                         found.append(
-                            Rearrangement(
-                                "fish-break-apart",
-                                "fish",
-                                text,
-                                entry.span,
-                                part,
-                                idx,
-                                partners=(partner,),
-                                probes=entry.probes,
-                                cells=cells,
+                            _fish_signal(
+                                "fish-break-apart", text, entry, part, idx, cells, None, partners
                             )
                         )
                     continue
@@ -308,33 +301,38 @@ def _fish(f: FishResult, knowledge: Knowledge, part: int) -> Iterator[Rearrangem
                             _gene_partner(fusion.three_prime),
                         )
                         found.append(
-                            Rearrangement(
-                                "fish-fusion",
-                                "fish",
-                                text,
-                                entry.span,
-                                part,
-                                idx,
-                                fusion=fusion.name,
-                                partners=partners,
-                                probes=entry.probes,
-                                cells=cells,
+                            _fish_signal(
+                                "fish-fusion", text, entry, part, idx, cells, fusion.name, partners
                             )
                         )
                 if not named:
-                    found.append(
-                        Rearrangement(
-                            "fish-fusion",
-                            "fish",
-                            text,
-                            entry.span,
-                            part,
-                            idx,
-                            probes=entry.probes,
-                            cells=cells,
-                        )
-                    )
+                    found.append(_fish_signal("fish-fusion", text, entry, part, idx, cells))
         yield from _dedupe(found)
+
+
+def _fish_signal(
+    kind: RearrangementKind,
+    text: str,
+    entry: ProbeSignal,
+    part: int,
+    clone: int,
+    cells: tuple[int, int | None] | None,
+    fusion: str | None = None,
+    partners: tuple[Partner, ...] = (),
+) -> Rearrangement:
+    """A rearrangement read from the signal pattern of one FISH probe entry (``con``/``sep``)."""
+    return Rearrangement(
+        kind,
+        "fish",
+        text,
+        entry.span,
+        part,
+        clone,
+        fusion=fusion,
+        partners=partners,
+        probes=entry.probes,
+        cells=cells,
+    )
 
 
 def _named_by_probes(

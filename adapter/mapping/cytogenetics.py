@@ -276,9 +276,8 @@ def check_cytogenetics_row(
     row: Row, site: SiteConfig, section: CytogeneticsSource, ctx: CytogeneticsContext
 ) -> tuple[CytogeneticsRecord | None, list[Issue]]:
     """Check one row against every rule; a record only when nothing is wrong."""
-    check = RowCheck(row, site, section)
+    check = RowCheck.start(row, site, section, _NEEDED_CELLS)
     issues, bad = check.issues, check.error  # bad(rule, column, message, code="value")
-    check.require(_NEEDED_CELLS)
     specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
     status = check.one_of("status", STATUSES, "status-unknown")
     method_text = check.one_of("method", METHODS, "method-unknown")

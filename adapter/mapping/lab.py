@@ -162,9 +162,8 @@ def check_lab_row(
     row: Row, site: SiteConfig, section: LabSource, ctx: LabContext
 ) -> tuple[LabRecord | None, list[Issue]]:
     """Check one row against every lab rule; a record only when nothing is wrong."""
-    check = RowCheck(row, site, section)
+    check = RowCheck.start(row, site, section, _NEEDED_CELLS)
     issues, bad = check.issues, check.error  # bad(rule, column, message, code="value")
-    check.require(_NEEDED_CELLS)
     specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
     status = check.one_of("status", STATUSES, "status-unknown")
     test: LabTest | None = None

@@ -1,19 +1,22 @@
-"""Delimited-row mapping shared by the row sources (lab, cytogenetics).
+"""Delimited-row mapping shared by the row sources (lab, cytogenetics, the treatment kinds).
 
 A source checks each row whole with a :class:`RowCheck` (every issue of the row, located by
-column name), then :func:`map_rows` runs the checks across rows (duplicates, specimen
-conflicts), places each issue as ``<file>:row N:column X`` and decides: a row with an error
+column name), then runs the checks across rows (duplicates, specimen conflicts), and
+:func:`decide` places each issue as ``<file>:row N:column X`` and decides: a row with an error
 issue is rejected with its raw text kept in ``source_record``; the other rows are accepted.
 Rows of the wrong shape (:func:`adapter.sources.delimited.read_rows`) count as read and
-rejected.  Nothing here knows a clinical rule: the sources pass their own checks and tables.
+rejected.  :func:`map_rows` settles each row as it is read (lab, cytogenetics); the treatment
+kinds check every row first (``adapter.mapping.treatment.common.check_file``) and decide after
+their cross-row checks.  Nothing here knows a clinical rule: the sources pass their own checks
+and tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from adapter.issues import Issue, IssueCode, UsageError
 from adapter.mapping.bundle import BundleBuilder, MapResult
@@ -41,6 +44,15 @@ class RowCheck:
     site: SiteConfig
     section: DelimitedSource
     issues: list[Issue] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, row: Row, site: SiteConfig, section: DelimitedSource, required: Iterable[str]
+    ) -> Self:
+        """The check of a row, with an error already for each empty cell among ``required``."""
+        check = cls(row, site, section)
+        check.require(required)
+        return check
 
     def error(self, rule: str, column: str, message: str, code: IssueCode = "value") -> None:
         self.issues.append(Issue("error", code, message, rule=rule, location=(column,)))
@@ -127,7 +139,7 @@ def settle(
 
 @dataclass(slots=True)
 class RowsRead:
-    """What :func:`map_rows` saw: every issue, records read and rejected (row shapes included)."""
+    """What :func:`decide` saw: every issue, records read and rejected (row shapes included)."""
 
     issues: list[Issue]
     read: int
@@ -141,6 +153,32 @@ class RowsRead:
         )
 
 
+def decide(
+    rows: Iterable[tuple[Row, R | None, list[Issue]]],
+    site: SiteConfig,
+    source_name: str,
+    issues: list[Issue],
+    accept: Callable[[R], None],
+) -> RowsRead:
+    """:func:`settle` each checked row (its record, None when the row itself is unsound, and its
+    issues) into ``issues``, giving ``accept`` the record of each accepted row in turn.
+
+    ``issues`` holds the issues of the file itself; rows of the wrong shape among them count
+    as read and rejected.
+    """
+    read = rejected = 0
+    for row, record, row_issues in rows:
+        read += 1
+        located, accepted = settle(row, site, source_name, row_issues, record is not None)
+        issues.extend(located)
+        if record is None or not accepted:
+            rejected += 1
+            continue
+        accept(record)
+    shape_rejects = sum(1 for i in issues if i.rule == "row-shape")
+    return RowsRead(issues, read + shape_rejects, rejected + shape_rejects)
+
+
 def map_rows(
     data: bytes,
     source_name: str,
@@ -152,26 +190,21 @@ def map_rows(
     accept: Callable[[R], None],
     progress: Callable[[int], None] | None = None,
 ) -> RowsRead:
-    """Read, check and decide every row of a delimited file.
+    """Read, check and decide every row of a delimited file, one row after the other.
 
     ``check`` checks one row on its own (a record only when the row is sound); ``across`` adds
     the issues of a record against the rows accepted before it; ``accept`` takes a record none
     of whose issues is an error.
     """
     issues: list[Issue] = []
-    read = rejected = 0
-    for row in read_rows(data, source_name, site, section, fields, issues):
-        read += 1
-        if progress and read % 1000 == 0:
-            progress(read)
-        record, row_issues = check(row)
-        if record is not None:
-            across(record, row_issues)
-        located, accepted = settle(row, site, source_name, row_issues, record is not None)
-        issues.extend(located)
-        if record is None or not accepted:
-            rejected += 1
-            continue
-        accept(record)
-    shape_rejects = sum(1 for i in issues if i.rule == "row-shape")
-    return RowsRead(issues, read + shape_rejects, rejected + shape_rejects)
+
+    def checked() -> Iterator[tuple[Row, R | None, list[Issue]]]:
+        for read, row in enumerate(read_rows(data, source_name, site, section, fields, issues), 1):
+            if progress and read % 1000 == 0:
+                progress(read)
+            record, row_issues = check(row)
+            if record is not None:
+                across(record, row_issues)
+            yield row, record, row_issues
+
+    return decide(checked(), site, source_name, issues, accept)

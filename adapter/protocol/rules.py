@@ -588,22 +588,15 @@ def rule_eligibility(ctx: Ctx) -> None:
             S1,
         )
     _cytogenetics_notes(ctx)
-    excl = fusion_names(p.text("exclusion-fusions"))
-    present = ctx.cytogenetics.by_fusion(True)
-    for name, calls in present.items():
-        if name in excl:
-            ctx.add(
-                2,
-                "eligibility-ph-positive",
-                "error",
-                f"{calls[0].translocation} {name} present{_where(calls)}: Ph-positive disease "
-                "was not part of the cohort (exclusion).",
-                S1,
-                tuple(c.resource for c in calls),
-                ("exclusion-fusions",),
-                fusion=name,
-                iscn=[c.iscn for c in calls if c.iscn],
-            )
+    excl, present = _listed_fusions_present(
+        ctx,
+        2,
+        "eligibility-ph-positive",
+        "error",
+        "exclusion-fusions",
+        S1,
+        " present{where}: Ph-positive disease was not part of the cohort (exclusion).",
+    )
     for name, calls in ctx.cytogenetics.by_fusion(False).items():
         if name in excl and name not in present:
             ctx.add(
@@ -618,6 +611,36 @@ def rule_eligibility(ctx: Ctx) -> None:
                 dates=[c.date.isoformat() for c in calls if c.date],
             )
     _hsct_mandatory(ctx)
+
+
+def _listed_fusions_present(
+    ctx: Ctx,
+    rule: int,
+    code: str,
+    severity: FindingSeverity,
+    param: str,
+    source: str,
+    message: str,
+) -> tuple[list[str], dict[str, list[FusionCall]]]:
+    """One finding per fusion of the list parameter ``param`` reported present; ``message``
+    follows ``<translocation> <fusion>`` and may use ``{where}`` (:func:`_where`).  Returns the
+    listed fusion names and all fusions reported present."""
+    listed = fusion_names(ctx.protocol.text(param))
+    present = ctx.cytogenetics.by_fusion(True)
+    for name, calls in present.items():
+        if name in listed:
+            ctx.add(
+                rule,
+                code,
+                severity,
+                f"{calls[0].translocation} {name}" + message.format(where=_where(calls)),
+                source,
+                tuple(c.resource for c in calls),
+                (param,),
+                fusion=name,
+                iscn=[c.iscn for c in calls if c.iscn],
+            )
+    return listed, present
 
 
 def _where(calls: list[FusionCall]) -> str:
@@ -759,7 +782,8 @@ def _apheresis_on(ctx: Ctx, day: Date, basis: str, why: str, proc: Resource | No
             missing.append("platelets (777-3, 10*9/L)")
     ev = (proc, *(d.resource if d else None for d in (cd3, blasts, hb, plt)))
     src = S3 + (" and [S22]" if blokhin else "")
-    if cd3_v is None or bl_v is None:
+
+    def not_derivable() -> None:
         ctx.add(
             3,
             "apheresis-not-derivable",
@@ -775,6 +799,9 @@ def _apheresis_on(ctx: Ctx, day: Date, basis: str, why: str, proc: Resource | No
             date_basis=basis,
             missing=missing,
         )
+
+    if cd3_v is None or bl_v is None:
+        not_derivable()
         return
     nogo = p.num("apheresis-blasts-nogo-pct")
     lo, hi = (
@@ -802,21 +829,7 @@ def _apheresis_on(ctx: Ctx, day: Date, basis: str, why: str, proc: Resource | No
                 f"{_fmt(p.num('apheresis-platelets-min-10e9-l'))} x10^9/L"
             )
         if hb_v is None or plt_v is None:
-            ctx.add(
-                3,
-                "apheresis-not-derivable",
-                "warning",
-                f"Apheresis eligibility on {day} not derivable; missing: "
-                + "; ".join(missing)
-                + "."
-                + when,
-                src,
-                ev,
-                names,
-                date=day.isoformat(),
-                date_basis=basis,
-                missing=missing,
-            )
+            not_derivable()
             return
     data = {
         "date": day.isoformat(),
@@ -1614,22 +1627,16 @@ def rule_prognostic(ctx: Ctx) -> None:
             )
     _day15(ctx)
     ctx.summary["translocation"] = _translocation(ctx)
-    adverse = fusion_names(p.text("adverse-fusions"))
-    present = ctx.cytogenetics.by_fusion(True)
-    for name, calls in present.items():
-        if name in adverse:
-            ctx.add(
-                7,
-                "adverse-cytogenetics",
-                "warning",
-                f"{calls[0].translocation} {name}{_where(calls)}: adverse cytogenetics, very poor "
-                "response to anti-relapse therapy, targeted therapy included.",
-                S6,
-                tuple(c.resource for c in calls),
-                ("adverse-fusions",),
-                fusion=name,
-                iscn=[c.iscn for c in calls if c.iscn],
-            )
+    adverse, present = _listed_fusions_present(
+        ctx,
+        7,
+        "adverse-cytogenetics",
+        "warning",
+        "adverse-fusions",
+        S6,
+        "{where}: adverse cytogenetics, very poor response to anti-relapse therapy, targeted "
+        "therapy included.",
+    )
     for name, calls in ctx.cytogenetics.by_fusion(False).items():
         also = present.get(name)
         msg = f"{calls[0].translocation} {name} tested absent{_where(calls)}"

@@ -5,7 +5,6 @@ Public API::
     Validator.load(packages) -> Validator      index the core package plus packages (dir or .tgz)
     Validator.validate(resource, profiles=None, *, base_only=False) -> list[Issue]
     default_validator() -> Validator           core + profiles/package, built once per process
-    validate(resource, profiles=None) -> list[Issue]
 
 Issues render as an OperationOutcome with :func:`adapter.issues.to_operation_outcome`.  Each
 carries a FHIRPath-style ``expression`` with entry indexes (``Bundle.entry[3].resource.code``) and
@@ -34,7 +33,6 @@ from adapter.validation.validator import (
     PROFILES_PACKAGE,
     Validator,
     default_validator,
-    validate,
 )
 
 __all__ = [
@@ -45,5 +43,4 @@ __all__ = [
     "Validator",
     "default_validator",
     "load_profile_map",
-    "validate",
 ]

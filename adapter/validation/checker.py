@@ -16,12 +16,12 @@ JSON property name of choice elements (``valueQuantity``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.issues import Issue, IssueCode, Severity
-from adapter.validation.invariants import Invariants, json_copy
+from adapter.validation.invariants import Invariants, choice_value, json_copy, present
 from adapter.validation.plan import (
     ElementDef,
     Plan,
@@ -36,6 +36,9 @@ UCUM_SYSTEM = "http://unitsofmeasure.org"
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 _THO = "http://terminology.hl7.org/"
 _GENERIC_CONTEXTS = frozenset({"Element", "Base", "Resource", "DomainResource", "BackboneElement"})
+
+#: one value to check: (expression, value, its ``_`` sibling, type code)
+Item = tuple[str, Any, Any, str]
 
 
 @dataclass(slots=True)
@@ -305,17 +308,12 @@ class Checker:
                     continue
             elif (
                 child.plain
-                and child.base_max == 1
                 and code in PRIMITIVE_TYPES
                 and value is not None
                 and not isinstance(value, list)
             ):
                 # The common case: one primitive with nothing but its format to check.
-                error = primitive_error(code, value, self._regex(code))
-                if error is not None:
-                    rule = "empty-string" if value == "" else "type"
-                    kind: IssueCode = "value" if rule == "type" else "invalid"
-                    run.add("error", kind, rule, f"{expr}.{key}", error)
+                self._format_error(code, value, f"{expr}.{key}", run)
                 continue
             if name == "extension" or name == "modifierExtension":
                 run.holder = def_path or container.path
@@ -396,84 +394,24 @@ class Checker:
         resource: dict[str, Any],
         root: Any,
     ) -> None:
-        repeating = child.base_max != 1
-        items: list[tuple[str, Any, Any, str]] = []  # (expression, value, _value, type)
+        """The JSON properties of a choice element, or of a primitive with a ``_`` sibling."""
         if len(entries) == 1 and entries[0][0][0] != "_":
             key, value, code = entries[0]
             if (
-                child.plain
-                and not profile
-                and not repeating
+                not profile
+                and child.plain
                 and code in PRIMITIVE_TYPES
                 and value is not None
                 and not isinstance(value, list)
             ):
                 # Fast path: one primitive, nothing but its format to check.
-                error = primitive_error(code, value, self._regex(code))
-                if error is not None:
-                    rule = "empty-string" if value == "" else "type"
-                    kind: IssueCode = "value" if rule == "type" else "invalid"
-                    run.add("error", kind, rule, f"{expr}.{key}", error)
+                self._format_error(code, value, f"{expr}.{key}", run)
                 return
-            if isinstance(value, list):
-                if not profile:
-                    if not repeating:
-                        run.add(
-                            "error",
-                            "structure",
-                            "array",
-                            f"{expr}.{key}",
-                            f"{key} has max 1 and must not be a JSON array",
-                        )
-                    elif not value:
-                        run.add(
-                            "error",
-                            "structure",
-                            "empty-array",
-                            f"{expr}.{key}",
-                            f"{key} is an empty array (omit the element instead)",
-                        )
-                for i, v in enumerate(value):
-                    if v is None:
-                        if not profile:
-                            run.add(
-                                "error",
-                                "structure",
-                                "null",
-                                f"{expr}.{key}[{i}]",
-                                "null is only allowed in an array paired with a _ sibling",
-                            )
-                        continue
-                    items.append((f"{expr}.{key}[{i}]", v, None, code))
-            else:
-                if not profile and repeating:
-                    run.add(
-                        "error",
-                        "structure",
-                        "array",
-                        f"{expr}.{key}",
-                        f"{key} repeats (max {child.max_text()}) and must be a JSON array",
-                    )
-                items.append((f"{expr}.{key}", value, None, code))
+            items = list(self._items(child, key, value, code, expr, run, profile))
         else:
-            self._collect_items(child, entries, expr, run, profile, items)
-        count = len(items)
-        if count < child.min:
-            run.add(
-                "error",
-                "required",
-                "cardinality",
-                f"{expr}.{child.name}",
-                f"{_label(child)}: minimum {child.min}, found {count}",
-            )
-        if child.max >= 0 and count > child.max:
-            run.add(
-                "error",
-                "structure",
-                "cardinality",
-                f"{expr}.{child.name}",
-                f"{_label(child)}: maximum {child.max}, found {count}",
-            )
+            items = self._collect_items(child, entries, expr, run, profile)
+        if len(items) < child.min or len(items) > child.max >= 0:
+            _cardinality(child, len(items), expr, run)
         if not profile or child.walk:
             for where, v, u, code in items:
                 self._check_value(child, code, v, u, where, run, profile, resource, root)
@@ -496,70 +434,35 @@ class Checker:
         if child.slices and profile:
             self._check_child(child, [(key, value, code)], expr, run, profile, resource, root)
             return
-        repeating = child.base_max != 1
-        if isinstance(value, list):
-            if not profile:
-                if not repeating:
-                    run.add(
-                        "error",
-                        "structure",
-                        "array",
-                        f"{expr}.{key}",
-                        f"{key} has max 1 and must not be a JSON array",
-                    )
-                elif not value:
-                    run.add(
-                        "error",
-                        "structure",
-                        "empty-array",
-                        f"{expr}.{key}",
-                        f"{key} is an empty array (omit the element instead)",
-                    )
-            count = 0
-            for i, v in enumerate(value):
-                if v is None:
-                    if not profile:
-                        run.add(
-                            "error",
-                            "structure",
-                            "null",
-                            f"{expr}.{key}[{i}]",
-                            "null is only allowed in an array paired with a _ sibling",
-                        )
-                    continue
-                count += 1
-                self._check_value(
-                    child, code, v, None, f"{expr}.{key}[{i}]", run, profile, resource, root
-                )
-        else:
-            if not profile and repeating:
-                run.add(
-                    "error",
-                    "structure",
-                    "array",
-                    f"{expr}.{key}",
-                    f"{key} repeats (max {child.max_text()}) and must be a JSON array",
-                )
+        if isinstance(value, list) or (not profile and child.base_max != 1):
+            # value by value: a null is reported where it stands among the values' issues
+            for where, v, _, c in self._items(child, key, value, code, expr, run, profile):
+                self._check_value(child, c, v, None, where, run, profile, resource, root)
+            count = len(value) - value.count(None) if isinstance(value, list) else 1
+        else:  # the common case: a lone value where one is allowed, no JSON shape to check
             count = 1
-            self._check_value(
-                child, code, value, None, f"{expr}.{key}", run, profile, resource, root
-            )
-        if count < child.min:
-            run.add(
-                "error",
-                "required",
-                "cardinality",
-                f"{expr}.{child.name}",
-                f"{_label(child)}: minimum {child.min}, found {count}",
-            )
-        if child.max >= 0 and count > child.max:
-            run.add(
-                "error",
-                "structure",
-                "cardinality",
-                f"{expr}.{child.name}",
-                f"{_label(child)}: maximum {child.max}, found {count}",
-            )
+            where = f"{expr}.{key}"
+            self._check_value(child, code, value, None, where, run, profile, resource, root)
+        if count < child.min or count > child.max >= 0:
+            _cardinality(child, count, expr, run)
+
+    def _items(
+        self,
+        child: ElementDef,
+        key: str,
+        value: Any,
+        code: str,
+        expr: str,
+        run: Run,
+        profile: bool,
+    ) -> Iterable[Item]:
+        """The values of one JSON property without a ``_`` sibling; the base pass reports its
+        JSON shape (array or not) now and each ``null`` of an array where it stands."""
+        if not profile:
+            _json_shape(child, key, value, expr, run, " and must be a JSON array")
+        if not isinstance(value, list):
+            return ((f"{expr}.{key}", value, None, code),)
+        return _array_items(key, value, code, expr, run, profile)
 
     def _collect_items(
         self,
@@ -568,8 +471,7 @@ class Checker:
         expr: str,
         run: Run,
         profile: bool,
-        items: list[tuple[str, Any, Any, str]],
-    ) -> None:
+    ) -> list[Item]:
         keys = {k.lstrip("_") for k, _, _ in entries}
         if child.choice and len(keys) > 1:
             run.add(
@@ -581,38 +483,15 @@ class Checker:
                 "single element)",
             )
         repeating = child.base_max != 1
+        items: list[Item] = []
         for key in sorted(keys):
             code = next(c for k, _, c in entries if k.lstrip("_") == key)
             value = obj_get(entries, key)
             under = obj_get(entries, "_" + key)
             if not profile:
                 for raw, label in ((value, key), (under, "_" + key)):
-                    if raw is None:
-                        continue
-                    if repeating and not isinstance(raw, list):
-                        run.add(
-                            "error",
-                            "structure",
-                            "array",
-                            f"{expr}.{label}",
-                            f"{label} repeats (max {child.max_text()}): use a JSON array",
-                        )
-                    elif not repeating and isinstance(raw, list):
-                        run.add(
-                            "error",
-                            "structure",
-                            "array",
-                            f"{expr}.{label}",
-                            f"{label} has max 1 and must not be a JSON array",
-                        )
-                    elif isinstance(raw, list) and not raw:
-                        run.add(
-                            "error",
-                            "structure",
-                            "empty-array",
-                            f"{expr}.{label}",
-                            f"{label} is an empty array (omit the element instead)",
-                        )
+                    if raw is not None:
+                        _json_shape(child, label, raw, expr, run, ": use a JSON array")
             values = value if isinstance(value, list) else ([] if value is None else [value])
             unders = under if isinstance(under, list) else ([] if under is None else [under])
             n = max(len(values), len(unders))
@@ -621,13 +500,7 @@ class Checker:
                 u = unders[i] if i < len(unders) else None
                 if v is None and u is None:
                     if not profile:
-                        run.add(
-                            "error",
-                            "structure",
-                            "null",
-                            f"{expr}.{key}[{i}]",
-                            "null is only allowed in an array paired with a _ sibling",
-                        )
+                        _null(f"{expr}.{key}[{i}]", run)
                     continue
                 where = (
                     f"{expr}.{key}[{i}]"
@@ -635,6 +508,7 @@ class Checker:
                     else (f"{expr}.{key}")
                 )
                 items.append((where, v, u, code))
+        return items
 
     # -- values ----------------------------------------------------------------------------------
 
@@ -663,14 +537,8 @@ class Checker:
         typed = node.type_slices.get(code, node) if node.type_slices else node
         if code in PRIMITIVE_TYPES:
             if value is not None:
-                if not profile:
-                    error = primitive_error(code, value, self._regex(code))
-                    if error is not None:
-                        rule = "empty-string" if value == "" else "type"
-                        run.add(
-                            "error", "value" if rule == "type" else "invalid", rule, expr, error
-                        )
-                        return
+                if not profile and self._format_error(code, value, expr, run):
+                    return
                 if typed.fixed is not None or typed.pattern is not None:
                     self._fixed_pattern(typed, value, expr, run)
                 if typed.binding_vs is not None and code in ("code", "string", "uri"):
@@ -757,6 +625,15 @@ class Checker:
         ):
             skip = {c.key for c in container.constraints} if container is not None else None
             self._constraints(typed, value, expr, run, profile, resource, root, code, skip=skip)
+
+    def _format_error(self, code: str, value: Any, expr: str, run: Run) -> bool:
+        """Report a primitive value that breaks the format of ``code``; whether there was one."""
+        error = primitive_error(code, value, self._regex(code))
+        if error is None:
+            return False
+        rule = "empty-string" if value == "" else "type"
+        run.add("error", "value" if rule == "type" else "invalid", rule, expr, error)
+        return True
 
     def _profiles(self, resource: dict[str, Any], run: Run) -> list[str]:
         if run.profiles_for is not None:
@@ -1012,7 +889,7 @@ class Checker:
     def _check_slices(
         self,
         child: ElementDef,
-        items: list[tuple[str, Any, Any, str]],
+        items: list[Item],
         expr: str,
         run: Run,
         resource: dict[str, Any],
@@ -1041,23 +918,7 @@ class Checker:
             counts[match.slice_name] += 1
             self._check_value(match, code, value, under, where, run, True, resource, root)
         for s in child.slices:
-            n = counts[s.slice_name]
-            if n < s.min:
-                run.add(
-                    "error",
-                    "required",
-                    "cardinality",
-                    f"{expr}.{child.name}",
-                    f"slice {child.name}:{s.slice_name}: minimum {s.min}, found {n}",
-                )
-            if s.max >= 0 and n > s.max:
-                run.add(
-                    "error",
-                    "structure",
-                    "cardinality",
-                    f"{expr}.{child.name}",
-                    f"slice {child.name}:{s.slice_name}: maximum {s.max}, found {n}",
-                )
+            _cardinality(s, counts[s.slice_name], expr, run, child)
 
     def _slice_matches(
         self, slice_def: ElementDef, discriminators: tuple[Any, ...], value: Any, code: str
@@ -1144,7 +1005,7 @@ class Checker:
                 severity = "warning" if constraint.severity == "warning" else "error"
             guard = constraint.guard
             if guard is not None and (
-                not _present(value, guard)
+                not present(value, guard)
                 if constraint.guard_choice
                 else guard not in value and "_" + guard not in value
             ):
@@ -1203,13 +1064,83 @@ def obj_get(entries: list[tuple[str, Any, str]], key: str) -> Any:
     return None
 
 
-def _present(focus: Any, name: str) -> bool:
-    if not isinstance(focus, dict):
-        return True
-    if name in focus or "_" + name in focus:
-        return True
-    n = len(name)
-    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in focus)
+def _json_shape(
+    child: ElementDef, label: str, raw: Any, expr: str, run: Run, repeats_hint: str
+) -> None:
+    """A JSON array where the base allows one value, an empty array, or a lone value where the
+    element repeats (``repeats_hint`` ends that message)."""
+    if isinstance(raw, list):
+        if child.base_max == 1:
+            run.add(
+                "error",
+                "structure",
+                "array",
+                f"{expr}.{label}",
+                f"{label} has max 1 and must not be a JSON array",
+            )
+        elif not raw:
+            run.add(
+                "error",
+                "structure",
+                "empty-array",
+                f"{expr}.{label}",
+                f"{label} is an empty array (omit the element instead)",
+            )
+    elif child.base_max != 1:
+        run.add(
+            "error",
+            "structure",
+            "array",
+            f"{expr}.{label}",
+            f"{label} repeats (max {child.max_text()}){repeats_hint}",
+        )
+
+
+def _array_items(
+    key: str, value: list[Any], code: str, expr: str, run: Run, profile: bool
+) -> Iterator[Item]:
+    for i, v in enumerate(value):
+        if v is not None:
+            yield (f"{expr}.{key}[{i}]", v, None, code)
+        elif not profile:
+            _null(f"{expr}.{key}[{i}]", run)
+
+
+def _null(where: str, run: Run) -> None:
+    run.add(
+        "error",
+        "structure",
+        "null",
+        where,
+        "null is only allowed in an array paired with a _ sibling",
+    )
+
+
+def _cardinality(
+    node: ElementDef, count: int, expr: str, run: Run, owner: ElementDef | None = None
+) -> None:
+    """``count`` values of ``node`` (or of ``node``, a slice of ``owner``) in the object at
+    ``expr``, against its min and max."""
+    if count < node.min:
+        run.add(
+            "error",
+            "required",
+            "cardinality",
+            f"{expr}.{(owner or node).name}",
+            f"{_count_label(node, owner)}: minimum {node.min}, found {count}",
+        )
+    if node.max >= 0 and count > node.max:
+        run.add(
+            "error",
+            "structure",
+            "cardinality",
+            f"{expr}.{(owner or node).name}",
+            f"{_count_label(node, owner)}: maximum {node.max}, found {count}",
+        )
+
+
+def _count_label(node: ElementDef, owner: ElementDef | None) -> str:
+    return _label(node) if owner is None else f"slice {owner.name}:{node.slice_name}"
 
 
 _INDEX = re.compile(r"\[\d+\]")
@@ -1331,10 +1262,7 @@ def _walk_path(value: Any, path: str) -> list[Any]:
                 continue
             got = item.get(part)
             if got is None:
-                for k, v in item.items():
-                    if k.startswith(part) and len(k) > len(part) and k[len(part)].isupper():
-                        got = v
-                        break
+                got = choice_value(item, part)
             if isinstance(got, list):
                 nxt.extend(got)
             elif got is not None:

@@ -55,13 +55,12 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
-def _present(focus: Any, name: str) -> bool:
+def present(focus: Any, name: str) -> bool:
+    """Whether ``name`` (or ``_name``, or a choice type ``nameX``) is in ``focus``; a focus that is
+    not an object counts as present (the guard does not apply)."""
     if not isinstance(focus, dict):
         return True
-    if name in focus or "_" + name in focus:
-        return True
-    n = len(name)
-    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in focus)
+    return name in focus or "_" + name in focus or _present_choice(focus, name)
 
 
 # -- native versions of frequent core invariants ---------------------------------------------------
@@ -119,6 +118,15 @@ def _dom6(focus: dict[str, Any], _root: Any) -> bool:
 
 def _obs6(focus: dict[str, Any], _root: Any) -> bool:
     return "dataAbsentReason" not in focus or not _present_choice(focus, "value")
+
+
+def choice_value(item: dict[str, Any], name: str) -> Any:
+    """The value of choice element ``name`` in ``item`` (``valueQuantity`` for ``value``)."""
+    n = len(name)
+    for k, v in item.items():
+        if k.startswith(name) and len(k) > n and k[n].isupper():
+            return v
+    return None
 
 
 def _present_choice(focus: dict[str, Any], name: str) -> bool:
@@ -234,11 +242,7 @@ def _path_exists(focus: Any, steps: list[str]) -> bool:
                 continue
             got = item.get(step)
             if got is None:
-                n = len(step)
-                for k, v in item.items():
-                    if k.startswith(step) and len(k) > n and k[n].isupper():
-                        got = v
-                        break
+                got = choice_value(item, step)
             if got is None and "_" + step in item:
                 got = item["_" + step]
             if isinstance(got, list):
@@ -414,7 +418,7 @@ class Invariants:
         them with fhirpathpy this way).
         """
         if shortcuts:
-            if constraint.guard is not None and not _present(focus, constraint.guard):
+            if constraint.guard is not None and not present(focus, constraint.guard):
                 return True
             native = self.native(constraint)
             if native is not None:

@@ -107,7 +107,7 @@ class ElementDef:
     interesting: bool = True
     #: profile pass: values of this element need a check of their own (beyond slicing)
     walk: bool = True
-    #: base pass: a lone primitive value needs no more than its format check
+    #: base pass: a lone primitive value (max 1 in the base) needs no more than its format check
     plain: bool = False
 
     def __post_init__(self) -> None:
@@ -327,6 +327,7 @@ def compile_structure_definition(sd: dict[str, Any]) -> Plan:
             and not node.slices
             and node.min <= 1
             and node.max != 0
+            and node.base_max == 1
         )
     plan = Plan(
         url=str(sd.get("url", "")),

@@ -116,8 +116,3 @@ def default_validator() -> Validator:
     """The validator over the core package and ``profiles/package`` (built once per process)."""
     packages = [PROFILES_PACKAGE] if PROFILES_PACKAGE.is_dir() else []
     return Validator.load(packages)
-
-
-def validate(resource: Any, profiles: list[str] | None = None) -> list[Issue]:
-    """Validate with :func:`default_validator`."""
-    return default_validator().validate(resource, profiles)

@@ -144,42 +144,23 @@ def cell_files(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
     collected = draw(days)
     portions = draw(st.integers(1, 6))
     cells = str(draw(st.decimals(min_value="1", max_value="99", places=1)))
-    apheresis = to_csv(
-        [
-            "patient_id",
-            "collection_id",
-            "collected_at",
-            "cd3_count",
-            "cd3_unit",
-            "blood_blasts",
-            "hemoglobin",
-            "hemoglobin_unit",
-            "platelets",
-            "platelets_unit",
-            "portions",
-            "cells_per_portion",
-            "cells_unit",
-            "cd3_share",
-        ],
-        [
-            [
-                "P1",
-                "AF-1",
-                collected.isoformat(),
-                str(draw(st.integers(0, 5000))),
-                draw(st.sampled_from(["/uL", "10*6/mL", "10*9/L"])),
-                str(draw(st.integers(0, 100))),
-                str(draw(st.integers(40, 160))),
-                "g/L",
-                str(draw(st.integers(5, 500))),
-                "10*9/L",
-                str(portions),
-                cells,
-                "10*6",
-                str(draw(st.integers(0, 100))),
-            ]
-        ],
-    )
+    collection = {
+        "patient_id": "P1",
+        "collection_id": "AF-1",
+        "collected_at": collected.isoformat(),
+        "cd3_count": str(draw(st.integers(0, 5000))),
+        "cd3_unit": draw(st.sampled_from(["/uL", "10*6/mL", "10*9/L"])),
+        "blood_blasts": str(draw(st.integers(0, 100))),
+        "hemoglobin": str(draw(st.integers(40, 160))),
+        "hemoglobin_unit": "g/L",
+        "platelets": str(draw(st.integers(5, 500))),
+        "platelets_unit": "10*9/L",
+        "portions": str(portions),
+        "cells_per_portion": cells,
+        "cells_unit": "10*6",
+        "cd3_share": str(draw(st.integers(0, 100))),
+    }
+    apheresis = to_csv(list(collection), [list(collection.values())])
     used = draw(st.lists(st.integers(1, portions), unique=True, max_size=portions))
     lymphocytes = to_csv(
         [

@@ -8,18 +8,14 @@ two disagree in either direction are listed with the reason in ``peer/medplum-di
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import HERE, ROOT, load_case_resource, run_case
+from .conftest import HERE, load_case_resource, run_case
+from .medplum import medplum_installed, run_medplum
 
-SCRIPT = HERE / "peer" / "medplum_validate.js"
-TOOLS = ROOT / ".npm-tools" / "node_modules" / "@medplum" / "core"
 DIFFERENCES = HERE / "peer" / "medplum-differences.yaml"
 
 pytestmark = pytest.mark.npm
@@ -38,18 +34,13 @@ CASES = _all_cases()
 
 @pytest.fixture(scope="module")
 def medplum() -> dict[str, dict[str, Any]]:
-    if shutil.which("node") is None or not TOOLS.is_dir():
+    if not medplum_installed():
         pytest.fail("node or @medplum/core not installed: run ./scripts/setup-npm")
-    resources = [load_case_resource(c) for c in CASES]
-    done = subprocess.run(
-        ["node", str(SCRIPT)],
-        input=json.dumps({"mode": "validate", "resources": resources}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    results = json.loads(done.stdout)
+    return _medplum_by_case(timeout=300)
+
+
+def _medplum_by_case(timeout: float | None = None) -> dict[str, dict[str, Any]]:
+    results = run_medplum("validate", [load_case_resource(c) for c in CASES], timeout=timeout)
     return {c["id"]: r for c, r in zip(CASES, results, strict=True)}
 
 
@@ -100,15 +91,7 @@ def dump_disagreements(medplum: dict[str, dict[str, Any]]) -> list[tuple[str, bo
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerate the list of disagreements
-    resources = [load_case_resource(c) for c in CASES]
-    done = subprocess.run(
-        ["node", str(SCRIPT)],
-        input=json.dumps({"mode": "validate", "resources": resources}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    by_id = {c["id"]: r for c, r in zip(CASES, json.loads(done.stdout), strict=True)}
+    by_id = _medplum_by_case()
     for name, peer_ok, our_ok in dump_disagreements(by_id):
         issues = [i["diagnostics"] for i in by_id[name]["issues"] if i["severity"] == "error"]
         print(f"{name}: medplum_ok={peer_ok} ours_ok={our_ok} {issues}")

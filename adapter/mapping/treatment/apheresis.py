@@ -33,8 +33,7 @@ from adapter.fhir import (
     deterministic_id,
     ref,
 )
-from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult
+from adapter.mapping.bundle import MapResult
 from adapter.mapping.quantities import LabTest, convert
 from adapter.mapping.treatment.common import (
     EXT_CD3_SHARE,
@@ -42,22 +41,21 @@ from adapter.mapping.treatment.common import (
     PROFILE_APHERESIS,
     PROFILE_CD3_PRODUCT,
     Checked,
+    FirstRows,
     RowCheck,
-    day,
-    finish,
-    live,
+    check_file,
     patient_key,
-    section_of,
     ucum,
 )
 from adapter.mapping.treatment.context import TreatmentContext, context_notice
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import ApheresisSource, SiteConfig
 from adapter.sources.values import ValueProblem
 
+REQUIRED = ("patient_id", "collection_id", "collected_at")
 FIELDS = Fields(
     kind="apheresis",
-    required=frozenset({"patient_id", "collection_id", "collected_at"}),
+    required=frozenset(REQUIRED),
     optional=frozenset(
         {
             "cd3_count",
@@ -84,6 +82,17 @@ PRE_COLLECTION = {
 CELL_UNITS = ("10*6",)
 
 
+def check_cells_unit(check: RowCheck, name: str, mapped_by: str) -> None:
+    """The ``cells_unit`` of a cell count ``name`` must be 10*6 (after the site's units table)."""
+    text, unit = check.unit("cells_unit")
+    if unit not in CELL_UNITS:
+        check.error(
+            "unit-unknown" if unit else "unit-missing",
+            "cells_unit",
+            f"{name} unit {text!r} is not 10*6 (nor mapped to it by the {mapped_by})",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Apheresis:
     row: int
@@ -100,8 +109,7 @@ class Apheresis:
 def check_apheresis_row(
     row: Row, site: SiteConfig, section: ApheresisSource, lab_tests: dict[tuple[str, str], LabTest]
 ) -> Checked[Apheresis]:
-    check = RowCheck(row, site, section)
-    check.require(["patient_id", "collection_id", "collected_at"])
+    check = RowCheck.start(row, site, section, REQUIRED)
     when = check.when("collected_at")
     labs: dict[str, tuple[Decimal, LabTest]] = {}
     for column, (unit_column, code) in PRE_COLLECTION.items():
@@ -109,8 +117,7 @@ def check_apheresis_row(
         value = check.percent(column) if unit_column is None else check.number(column)
         if value is None:
             continue
-        unit_text = row.values.get(unit_column, "") if unit_column else "%"
-        unit = section.units.get(unit_text, unit_text)
+        unit = check.unit(unit_column)[1] if unit_column else section.units.get("%", "%")
         if not unit:
             check.error(
                 "unit-missing",
@@ -126,15 +133,7 @@ def check_apheresis_row(
     portions = check.whole("portions") or section.default_portions
     cells = check.number("cells_per_portion", positive=True)
     if cells is not None:
-        unit_text = row.values.get("cells_unit", "")
-        unit = section.units.get(unit_text, unit_text)
-        if unit not in CELL_UNITS:
-            check.error(
-                "unit-unknown" if unit else "unit-missing",
-                "cells_unit",
-                f"cells_per_portion unit {unit_text!r} is not 10*6 "
-                "(nor mapped to it by the site's units table)",
-            )
+        check_cells_unit(check, "cells_per_portion", "site's units table")
     share = check.percent("cd3_share")
     if check.failed or when is None:
         return Checked(check, None)
@@ -161,37 +160,17 @@ def map_apheresis(
     lab_tests: dict[tuple[str, str], LabTest],
     context: TreatmentContext,
 ) -> MapResult:
-    section: ApheresisSource = section_of(site, "apheresis")
-    issues: list[Issue] = context_notice(context, "collection after death")
-    checked = [
-        check_apheresis_row(row, site, section, lab_tests)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    seen: dict[str, int] = {}
-    for item, a in live(checked):
-        if a.collection_id in seen:
-            item.error(
-                "duplicate-record",
-                "collection_id",
-                f"collection {a.collection_id} already on row {seen[a.collection_id]}",
-                "duplicate",
-            )
-        else:
-            seen[a.collection_id] = a.row
+    notices = context_notice(context, "collection after death")
+    batch = check_file(
+        data, source_name, site, recorded, FIELDS, notices, check_apheresis_row, lab_tests
+    )
+    seen = FirstRows[str]()
+    for item, a in batch.live():
+        if (first := seen.repeat(a.collection_id, a.row)) is not None:
+            item.duplicate("collection_id", f"collection {a.collection_id} already on row {first}")
         death = context.of(patient_key(site, a.patient_id)).death
-        if death is not None and day(a.collected_at) > death:
-            item.error(
-                "after-death",
-                "collected_at",
-                f"apheresis on {a.collected_at}, after the death date {death}",
-            )
-
-    def add(builder: BundleBuilder, a: Apheresis) -> None:
-        builder.add_patient(site.patient_identifier_system, a.patient_id, a.row)
-        for resource in to_fhir_apheresis(site, section, a):
-            builder.put(resource, [a.row])
-
-    return finish(checked, source_name, site, issues, add, data, recorded)
+        item.after_death(death, a.collected_at, "collected_at", f"apheresis on {a.collected_at}")
+    return batch.finish(lambda a: to_fhir_apheresis(site, batch.section, a))
 
 
 def product_id(site_system: str, collection_id: str, portion: int) -> str:

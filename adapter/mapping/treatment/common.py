@@ -1,27 +1,32 @@
-"""Row handling shared by the treatment sources, following the pattern of ``adapter.mapping.lab``.
+"""Row handling shared by the treatment sources, built on :mod:`adapter.mapping.rows`.
 
-Each source checks a row whole (:class:`RowCheck` collects every issue of the row), then runs the
-checks across rows and against the context (overlaps, gaps, impossible order), and only then
-decides: a row with an error issue is rejected with its raw text kept in ``source_record``; the
-other rows map.  Profiles and extensions named here are in profiles/input/fsh (SD_BallTreatment*).
+Each source checks a row whole (:class:`RowCheck` collects every issue of the row;
+:func:`check_file` runs it over the file), then runs the checks across rows and against the
+context (overlaps, gaps, impossible order: :class:`FirstRows`, :meth:`Checked.after_death`), and
+only then decides (:meth:`Batch.finish`, through :func:`adapter.mapping.rows.decide`): a row with
+an error issue is rejected with its raw text kept in ``source_record``; the other rows map.
+Unlike lab and cytogenetics (:func:`adapter.mapping.rows.map_rows`), every row is checked before
+the cross-row checks.  Profiles and extensions named here are in profiles/input/fsh
+(SD_BallTreatment*).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 from adapter.fhir import Resource, deterministic_id, sd_url
-from adapter.issues import Issue, IssueCode, UsageError
+from adapter.issues import Issue, IssueCode
 from adapter.mapping.bundle import BundleBuilder, MapResult
 from adapter.mapping.quantities import quantity
-from adapter.sources.delimited import Row, required_present
+from adapter.mapping.rows import RowCheck as CellCheck
+from adapter.mapping.rows import decide, duplicate, section_of
+from adapter.sources.delimited import Fields, Row, read_rows
 from adapter.sources.site import DelimitedSource, SiteConfig
-from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
 
 # Profiles (profiles/input/fsh/SD_BallTreatment.fsh, SD_BallCourse.fsh)
 PROFILE_BLINATUMOMAB = sd_url("ball-blinatumomab-administration")
@@ -55,70 +60,64 @@ EXT_NORMALIZATION_BASIS = (
 #: NCI Thesaurus, as aliased in mCODE (terminology.md 1.1, ALLRiskAssessment code C167435).
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 
-R = TypeVar("R")
+
+class Record(Protocol):
+    """What the shared scaffolding reads of a checked record: its row and its patient."""
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def patient_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Record)
+K = TypeVar("K", bound=Hashable)
+S = TypeVar("S", bound=DelimitedSource)
+P = ParamSpec("P")
 #: cells holding numbers of 10^10 or more are rejected: no quantity of these sources comes near,
 #: and it keeps Decimal arithmetic within its 28-digit context (a technical limit).
 MAX_EXPONENT = 9
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
 
 
-def section_of(site: SiteConfig, kind: str) -> Any:
-    """The site's section for a source kind, or a UsageError naming it."""
-    section = getattr(site, kind)
-    if section is None:
-        raise UsageError(f"site {site.site!r} has no {kind!r} section")
-    return section
+class RowCheck(CellCheck):
+    """:class:`adapter.mapping.rows.RowCheck` with the cell readers of the treatment sources."""
 
+    __slots__ = ()
 
-@dataclass(slots=True)
-class RowCheck:
-    """Issues of one row (locations are column names until :func:`finish` places them)."""
+    def unit(self, name: str) -> tuple[str, str]:
+        """A unit cell as written and after the site's ``units`` table ('' when absent)."""
+        text = self.cell(name)
+        units: dict[str, str] = getattr(self.section, "units", {})
+        return text, units.get(text, text)
 
-    row: Row
-    site: SiteConfig
-    section: DelimitedSource
-    issues: list[Issue] = field(default_factory=list)
-
-    def error(self, rule: str, column: str, message: str, code: IssueCode = "value") -> None:
-        self.issues.append(Issue("error", code, message, rule=rule, location=(column,)))
-
-    def warn(self, rule: str, column: str, message: str, code: IssueCode = "business-rule") -> None:
-        self.issues.append(Issue("warning", code, message, rule=rule, location=(column,)))
-
-    @property
-    def failed(self) -> bool:
-        return any(i.is_error for i in self.issues)
-
-    def text(self, name: str) -> str:
-        """The cell after the site vocabulary of the field ('' when absent)."""
-        value = self.row.values.get(name, "")
-        table = self.section.vocabularies.get(name)
-        return table.get(value, value) if table else value
-
-    def require(self, names: Iterable[str]) -> None:
-        for name in required_present(self.row, list(names)):
-            self.error("required-cell", name, f"{name} is empty", "required")
-
-    def when(self, name: str) -> str | None:
-        """A date or dateTime cell as an R4 dateTime string."""
-        raw = self.row.values.get(name, "")
-        if not raw:
-            return None
-        try:
-            return parse_datetime(raw, self.site)
-        except ValueProblem as exc:
-            self.error(exc.rule, name, str(exc))
-            return None
+    def dose_unit(
+        self, allowed: Iterable[str], traps: dict[str, str] | None = None
+    ) -> tuple[str, str]:
+        """The ``dose_unit`` cell (as :meth:`unit`); an error when it is set and not ``allowed``:
+        ``dose-unit-trap`` with the reason for a named trap, else ``dose-unit-unknown``."""
+        text, unit = self.unit("dose_unit")
+        options = list(allowed)
+        if text and unit not in options:
+            if traps and unit in traps:
+                self.error("dose-unit-trap", "dose_unit", traps[unit])
+            else:
+                self.error(
+                    "dose-unit-unknown",
+                    "dose_unit",
+                    f"dose unit {text!r} is not one of {', '.join(options)} "
+                    "and not in the site's units table",
+                )
+        return text, unit
 
     def number(self, name: str, *, positive: bool = False) -> Decimal | None:
-        raw = self.row.values.get(name, "")
-        if not raw:
+        """A decimal cell (:meth:`decimal`); an error when it is 10^10 or more, negative, or 0
+        and ``positive``."""
+        value = self.decimal(name)
+        if value is None:
             return None
-        try:
-            value = parse_decimal(raw, self.site)
-        except ValueProblem as exc:
-            self.error(exc.rule, name, str(exc))
-            return None
+        raw = self.cell(name)
         if value != 0 and value.adjusted() > MAX_EXPONENT:
             self.error(
                 "number-too-large",
@@ -137,7 +136,7 @@ class RowCheck:
         return value
 
     def whole(self, name: str, *, minimum: int = 1) -> int | None:
-        raw = self.row.values.get(name, "")
+        raw = self.cell(name)
         if not raw:
             return None
         if not _INTEGER.fullmatch(raw) or int(raw) < minimum:
@@ -153,16 +152,10 @@ class RowCheck:
         return value
 
     def choice(self, name: str, allowed: Iterable[str], rule: str) -> str | None:
-        value = self.text(name)
-        if not value:
-            return None
+        """:meth:`one_of`, None when the cell is empty or not allowed."""
         options = list(allowed)
-        if value not in options:
-            self.error(
-                rule, name, f"{name} {value!r} is not one of {', '.join(options)}", "code-invalid"
-            )
-            return None
-        return value
+        value = self.one_of(name, options, rule)
+        return value if value and value in options else None
 
 
 @dataclass(slots=True)
@@ -184,47 +177,113 @@ class Checked(Generic[R]):
     def warn(self, rule: str, column: str, message: str) -> None:
         self.check.warn(rule, column, message)
 
+    def duplicate(self, column: str, message: str, rule: str = "duplicate-record") -> None:
+        """The row repeats a record of an earlier row (see :class:`FirstRows`)."""
+        self.check.error(rule, column, message, "duplicate")
+
+    def repeats(self, what: str, row: int, column: str) -> None:
+        """The row repeats the record of ``row``: "<what> as row <row>"
+        (:func:`adapter.mapping.rows.duplicate`)."""
+        self.check.issues.append(duplicate(what, row, column))
+
+    def after_death(self, death: date | None, when: str, column: str, what: str) -> None:
+        """``after-death`` when the day of ``when`` is after the death date: "<what>, after the
+        death date <death>"."""
+        if death is not None and day(when) > death:
+            self.error("after-death", column, f"{what}, after the death date {death}")
+
+
+@dataclass(slots=True)
+class FirstRows(Generic[K]):
+    """The row each key was first seen on, to flag the later rows that repeat it."""
+
+    rows: dict[K, int] = field(default_factory=dict)
+
+    def repeat(self, key: K, row: int) -> int | None:
+        """The row ``key`` was first seen on; None, noting ``row`` as its first, when it is new."""
+        first = self.rows.get(key)
+        if first is None:
+            self.rows[key] = row
+        return first
+
 
 def live(rows: Iterable[Checked[R]]) -> list[tuple[Checked[R], R]]:
     """Rows whose record exists and that have no error so far."""
     return [(c, c.record) for c in rows if c.record is not None and not c.check.failed]
 
 
-def locate(issue: Issue, where: str) -> Issue:
-    columns = [f"{where}:column {c}" for c in issue.location] or [where]
-    return replace(issue, location=tuple(columns))
-
-
-def finish(
-    checked: list[Checked[R]],
+def check_file(
+    data: bytes,
     source_name: str,
     site: SiteConfig,
-    read_issues: list[Issue],
-    add: Callable[[BundleBuilder, R], None],
-    data: bytes,
     recorded: str,
-    extra: Callable[[BundleBuilder], None] | None = None,
-) -> MapResult:
-    """Place the issues, reject rows with errors (keeping the raw text), build the Bundle."""
-    issues = list(read_issues)
-    builder = BundleBuilder()
-    rejected = 0
-    for item in checked:
-        where = f"{source_name}:row {item.row.number}"
-        located = [locate(i, where) for i in item.check.issues]
-        if item.record is None or any(i.is_error for i in located):
-            rejected += 1
-            raw = item.row.raw(site.delimiter)
-            issues.extend(replace(i, source_record=raw) if i.is_error else i for i in located)
-            continue
-        issues.extend(located)
-        add(builder, item.record)
-    if extra is not None:
-        extra(builder)
-    shape = sum(1 for i in read_issues if i.rule == "row-shape")
-    return MapResult(
-        builder.build(source_name, data, recorded), issues, len(checked) + shape, rejected + shape
-    )
+    fields: Fields,
+    notices: Iterable[Issue],
+    check_row: Callable[Concatenate[Row, SiteConfig, S, P], Checked[R]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Batch[S, R]:
+    """Read a delimited source file of ``fields.kind`` (the site's section of that name) and
+    check each row whole with ``check_row(row, site, section, *args, **kwargs)``; ``notices`` are
+    reported first."""
+    section: S = section_of(site, fields.kind)
+    issues = list(notices)
+    checked = [
+        check_row(row, site, section, *args, **kwargs)
+        for row in read_rows(data, source_name, site, section, fields, issues)
+    ]
+    return Batch(data, source_name, site, recorded, section, issues, checked)
+
+
+@dataclass(slots=True)
+class Batch(Generic[S, R]):
+    """A source file after its row checks: the cross-row checks run on :meth:`live`, then
+    :meth:`finish` (or :meth:`build`) decides and builds the Bundle."""
+
+    data: bytes
+    source_name: str
+    site: SiteConfig
+    recorded: str
+    section: S
+    #: issues of the file itself (notices, column and row-shape issues of the reader)
+    issues: list[Issue]
+    checked: list[Checked[R]]
+
+    def live(self) -> list[tuple[Checked[R], R]]:
+        return live(self.checked)
+
+    def finish(
+        self,
+        resources: Callable[[R], Iterable[Resource]],
+        extra: Callable[[BundleBuilder], None] | None = None,
+    ) -> MapResult:
+        """:meth:`build`, each accepted record giving its Patient and its ``resources``."""
+        system = self.site.patient_identifier_system
+
+        def add(builder: BundleBuilder, record: R) -> None:
+            builder.add_patient(system, record.patient_id, record.row)
+            for resource in resources(record):
+                builder.put(resource, [record.row])
+
+        return self.build(add, extra)
+
+    def build(
+        self,
+        add: Callable[[BundleBuilder, R], None],
+        extra: Callable[[BundleBuilder], None] | None = None,
+    ) -> MapResult:
+        """Place the issues, reject rows with errors (keeping the raw text), build the Bundle."""
+        builder = BundleBuilder()
+        done = decide(
+            ((c.row, c.record, c.check.issues) for c in self.checked),
+            self.site,
+            self.source_name,
+            list(self.issues),
+            lambda record: add(builder, record),
+        )
+        if extra is not None:
+            extra(builder)
+        return done.result(builder, self.source_name, self.data, self.recorded)
 
 
 def day(when: str) -> date:
@@ -249,8 +308,3 @@ def course_extensions(course: int | None, course_day: int | None) -> list[dict[s
 def ucum(value: Decimal, unit: str) -> dict[str, object]:
     """A UCUM Quantity (adapter.mapping.quantities.quantity)."""
     return quantity(value, unit)
-
-
-def put_all(builder: BundleBuilder, resources: Iterable[Resource], row: int) -> None:
-    for resource in resources:
-        builder.put(resource, [row])

@@ -51,7 +51,6 @@ from adapter.fhir import (
     deterministic_id,
     ref,
 )
-from adapter.issues import Issue
 from adapter.mapping.bundle import BundleBuilder, MapResult
 from adapter.mapping.treatment.common import (
     EXT_DONOR_TYPE,
@@ -64,21 +63,21 @@ from adapter.mapping.treatment.common import (
     PROFILE_RISK_GROUP,
     Checked,
     RowCheck,
+    check_file,
     day,
-    finish,
     live,
     patient_key,
-    section_of,
     ucum,
 )
 from adapter.mapping.treatment.context import TreatmentContext
 from adapter.mapping.treatment.tables import TreatmentTables
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import EventsSource, SiteConfig
 
+REQUIRED = ("patient_id", "event", "date")
 FIELDS = Fields(
     kind="events",
-    required=frozenset({"patient_id", "event", "date"}),
+    required=frozenset(REQUIRED),
     optional=frozenset(
         {
             "sites",
@@ -127,8 +126,7 @@ class Event:
 def check_event_row(
     row: Row, site: SiteConfig, section: EventsSource, tables: TreatmentTables
 ) -> Checked[Event]:
-    check = RowCheck(row, site, section)
-    check.require(["patient_id", "event", "date"])
+    check = RowCheck.start(row, site, section, REQUIRED)
     event = check.choice("event", EVENTS, "event-unknown")
     when = check.when("date")
     sites: list[str] = []
@@ -214,13 +212,8 @@ def map_events(
     tables: TreatmentTables,
     context: TreatmentContext,
 ) -> MapResult:
-    section: EventsSource = section_of(site, "events")
-    issues: list[Issue] = []
-    checked = [
-        check_event_row(row, site, section, tables)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    timelines = _check_order(checked, site, context)
+    batch = check_file(data, source_name, site, recorded, FIELDS, (), check_event_row, tables)
+    timelines = _check_order(batch.checked, site, context)
 
     def add(builder: BundleBuilder, ev: Event) -> None:
         pid = builder.add_patient(site.patient_identifier_system, ev.patient_id, ev.row)
@@ -237,7 +230,7 @@ def map_events(
         for resource in to_fhir_event(site, tables, ev, tl.relapses if tl else []):
             builder.put(resource, [ev.row])
 
-    return finish(checked, source_name, site, issues, add, data, recorded)
+    return batch.build(add)
 
 
 def _check_order(

@@ -39,30 +39,30 @@ from typing import Any
 
 from adapter.fhir import RXNORM, SNOMED, Resource, coding, concept, deterministic_id, ref
 from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult
+from adapter.mapping.bundle import MapResult
 from adapter.mapping.treatment.common import (
     EXT_NORMALIZATION_BASIS,
     EXT_PRESCRIBED_RATE,
     PROFILE_BLINATUMOMAB,
     Checked,
+    FirstRows,
     RowCheck,
+    check_file,
     course_extensions,
-    finish,
+    day,
     live,
     patient_key,
-    section_of,
     ucum,
 )
 from adapter.mapping.treatment.context import TreatmentContext, context_notice, latest
 from adapter.mapping.treatment.tables import TreatmentTables
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import InfusionsSource, SiteConfig
 
+REQUIRED = ("patient_id", "order_id", "drug", "bag_id", "start", "dose", "dose_unit", "status")
 FIELDS = Fields(
     kind="infusions",
-    required=frozenset(
-        {"patient_id", "order_id", "drug", "bag_id", "start", "dose", "dose_unit", "status"}
-    ),
+    required=frozenset(REQUIRED),
     optional=frozenset(
         {
             "end",
@@ -165,26 +165,12 @@ def check_infusion_row(
     row: Row, site: SiteConfig, section: InfusionsSource, tables: TreatmentTables
 ) -> Checked[Infusion]:
     """Check one bag row: codes, units, dates, numbers, status."""
-    check = RowCheck(row, site, section)
-    check.require(
-        ["patient_id", "order_id", "drug", "bag_id", "start", "dose", "dose_unit", "status"]
-    )
+    check = RowCheck.start(row, site, section, REQUIRED)
     drug = check.choice("drug", tables.blinatumomab_drugs, "drug-unknown")
     start = check.when("start")
     end = check.when("end")
     dose = check.number("dose", positive=True)
-    unit_text = row.values.get("dose_unit", "")
-    unit = section.units.get(unit_text, unit_text)
-    if unit_text and unit not in DOSE_UNITS:
-        if unit in UNIT_TRAPS:
-            check.error("dose-unit-trap", "dose_unit", UNIT_TRAPS[unit])
-        else:
-            check.error(
-                "dose-unit-unknown",
-                "dose_unit",
-                f"dose unit {unit_text!r} is not one of {', '.join(DOSE_UNITS)} "
-                "and not in the site's units table",
-            )
+    unit_text, unit = check.dose_unit(DOSE_UNITS, UNIT_TRAPS)
     status = check.choice("status", STATUSES, "status-unknown")
     reason = row.values.get("status_reason") or None
     if status in ("completed", "in-progress") and reason:
@@ -243,39 +229,24 @@ def map_infusions(
     context: TreatmentContext,
 ) -> MapResult:
     """Map an infusion export; cross-row and cross-file checks run before anything maps."""
-    section: InfusionsSource = section_of(site, "infusions")
-    issues: list[Issue] = context_notice(
+    notices = context_notice(
         context, "BSA and weight for dosing (protocol.md 4), infusion after death"
     )
-    checked = [
-        check_infusion_row(row, site, section, tables)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    _check_duplicates(checked)
-    _check_overlaps(checked)
-    _check_gaps(checked, section)
-    dosing = _check_context(checked, site, section, tables, context)
-
-    def add(builder: BundleBuilder, inf: Infusion) -> None:
-        builder.add_patient(site.patient_identifier_system, inf.patient_id, inf.row)
-        builder.put(to_fhir_infusion(site, tables, inf, dosing[inf.row]), [inf.row])
-
-    return finish(checked, source_name, site, issues, add, data, recorded)
+    batch = check_file(
+        data, source_name, site, recorded, FIELDS, notices, check_infusion_row, tables
+    )
+    _check_duplicates(batch.checked)
+    _check_overlaps(batch.checked)
+    _check_gaps(batch.checked, batch.section)
+    dosing = _check_context(batch.checked, site, batch.section, tables, context)
+    return batch.finish(lambda inf: [to_fhir_infusion(site, tables, inf, dosing[inf.row])])
 
 
 def _check_duplicates(checked: list[Checked[Infusion]]) -> None:
-    seen: dict[tuple[str, str, str], int] = {}
+    seen = FirstRows[tuple[str, str, str]]()
     for item, inf in live(checked):
-        key = (inf.patient_id, inf.order_id, inf.bag_id)
-        if key in seen:
-            item.error(
-                "duplicate-record",
-                "bag_id",
-                f"same patient, order and bag as row {seen[key]}",
-                "duplicate",
-            )
-        else:
-            seen[key] = inf.row
+        if (first := seen.repeat((inf.patient_id, inf.order_id, inf.bag_id), inf.row)) is not None:
+            item.repeats("same patient, order and bag", first, "bag_id")
 
 
 def _period(inf: Infusion) -> tuple[datetime, datetime | None]:
@@ -340,13 +311,8 @@ def _check_context(
     max_age = section.bsa_max_age_days
     for item, inf in live(checked):
         facts = context.of(patient_key(site, inf.patient_id))
-        start = date.fromisoformat(inf.start[:10])
-        if facts.death is not None and start > facts.death:
-            item.error(
-                "after-death",
-                "start",
-                f"infusion starts {inf.start}, after the death date {facts.death}",
-            )
+        start = day(inf.start)
+        item.after_death(facts.death, inf.start, "start", f"infusion starts {inf.start}")
         weight = latest(facts.weights, start)
         if weight is not None and (start - weight.when).days <= max_age:
             _check_boundary(item, inf, weight.value, tables)

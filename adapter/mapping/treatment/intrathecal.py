@@ -16,28 +16,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from adapter.fhir import RXNORM, SNOMED, Resource, coding, concept, deterministic_id, ref
-from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult
+from adapter.mapping.bundle import MapResult
 from adapter.mapping.treatment.common import (
     PROFILE_INTRATHECAL,
     Checked,
+    FirstRows,
     RowCheck,
+    check_file,
     course_extensions,
     day,
-    finish,
-    live,
     patient_key,
-    section_of,
     ucum,
 )
 from adapter.mapping.treatment.context import TreatmentContext, context_notice
 from adapter.mapping.treatment.tables import TreatmentTables
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import IntrathecalSource, SiteConfig
 
+REQUIRED = ("patient_id", "given_at", "drug", "dose", "dose_unit")
 FIELDS = Fields(
     kind="intrathecal",
-    required=frozenset({"patient_id", "given_at", "drug", "dose", "dose_unit"}),
+    required=frozenset(REQUIRED),
     optional=frozenset({"course", "course_day"}),
 )
 #: Dose units accepted (UCUM) and their exact factor to mg.
@@ -58,20 +57,11 @@ class IntrathecalDose:
 def check_intrathecal_row(
     row: Row, site: SiteConfig, section: IntrathecalSource, tables: TreatmentTables
 ) -> Checked[IntrathecalDose]:
-    check = RowCheck(row, site, section)
-    check.require(["patient_id", "given_at", "drug", "dose", "dose_unit"])
+    check = RowCheck.start(row, site, section, REQUIRED)
     given = check.when("given_at")
     drug = check.choice("drug", tables.intrathecal_drugs, "drug-unknown")
     dose = check.number("dose", positive=True)
-    unit_text = row.values.get("dose_unit", "")
-    unit = section.units.get(unit_text, unit_text)
-    if unit_text and unit not in DOSE_UNITS:
-        check.error(
-            "dose-unit-unknown",
-            "dose_unit",
-            f"dose unit {unit_text!r} is not one of {', '.join(DOSE_UNITS)} "
-            "and not in the site's units table",
-        )
+    unit = check.dose_unit(DOSE_UNITS)[1]
     course = check.whole("course")
     course_day = check.whole("course_day")
     if check.failed or given is None or drug is None or dose is None:
@@ -98,37 +88,18 @@ def map_intrathecal(
     tables: TreatmentTables,
     context: TreatmentContext,
 ) -> MapResult:
-    section: IntrathecalSource = section_of(site, "intrathecal")
-    issues: list[Issue] = context_notice(context, "administration after death")
-    checked = [
-        check_intrathecal_row(row, site, section, tables)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    seen: dict[tuple[str, str, str], int] = {}
-    for item, it in live(checked):
+    notices = context_notice(context, "administration after death")
+    batch = check_file(
+        data, source_name, site, recorded, FIELDS, notices, check_intrathecal_row, tables
+    )
+    seen = FirstRows[tuple[str, str, str]]()
+    for item, it in batch.live():
         key = (it.patient_id, str(day(it.given_at)), it.drug)
-        if key in seen:
-            item.error(
-                "duplicate-record",
-                "drug",
-                f"{it.drug} given twice on {key[1]} (row {seen[key]})",
-                "duplicate",
-            )
-        else:
-            seen[key] = it.row
+        if (first := seen.repeat(key, it.row)) is not None:
+            item.duplicate("drug", f"{it.drug} given twice on {key[1]} (row {first})")
         death = context.of(patient_key(site, it.patient_id)).death
-        if death is not None and day(it.given_at) > death:
-            item.error(
-                "after-death",
-                "given_at",
-                f"intrathecal {it.drug} on {it.given_at}, after the death date {death}",
-            )
-
-    def add(builder: BundleBuilder, it: IntrathecalDose) -> None:
-        builder.add_patient(site.patient_identifier_system, it.patient_id, it.row)
-        builder.put(to_fhir_intrathecal(site, tables, it), [it.row])
-
-    return finish(checked, source_name, site, issues, add, data, recorded)
+        item.after_death(death, it.given_at, "given_at", f"intrathecal {it.drug} on {it.given_at}")
+    return batch.finish(lambda it: [to_fhir_intrathecal(site, tables, it)])
 
 
 def to_fhir_intrathecal(site: SiteConfig, tables: TreatmentTables, it: IntrathecalDose) -> Resource:

@@ -18,30 +18,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from adapter.fhir import BALL_CONCEPTS, Resource, concept, deterministic_id, ref
-from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult
-from adapter.mapping.treatment.apheresis import CELL_UNITS, portion_identifier, product_id
+from adapter.mapping.bundle import MapResult
+from adapter.mapping.treatment.apheresis import check_cells_unit, portion_identifier, product_id
 from adapter.mapping.treatment.common import (
     EXT_CELL_COUNT,
     EXT_USED_PRODUCT,
     PROFILE_CD3_INFUSION,
     Checked,
+    FirstRows,
     RowCheck,
+    check_file,
     course_extensions,
-    day,
-    finish,
-    live,
     patient_key,
-    section_of,
     ucum,
 )
 from adapter.mapping.treatment.context import TreatmentContext, context_notice
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import LymphocytesSource, SiteConfig
 
+REQUIRED = ("patient_id", "infused_at", "collection_id", "portion")
 FIELDS = Fields(
     kind="lymphocytes",
-    required=frozenset({"patient_id", "infused_at", "collection_id", "portion"}),
+    required=frozenset(REQUIRED),
     optional=frozenset({"cells", "cells_unit", "course", "course_day"}),
 )
 
@@ -61,20 +59,12 @@ class LymphocyteInfusion:
 def check_lymphocyte_row(
     row: Row, site: SiteConfig, section: LymphocytesSource
 ) -> Checked[LymphocyteInfusion]:
-    check = RowCheck(row, site, section)
-    check.require(["patient_id", "infused_at", "collection_id", "portion"])
+    check = RowCheck.start(row, site, section, REQUIRED)
     when = check.when("infused_at")
     portion = check.whole("portion")
     cells = check.number("cells", positive=True)
     if cells is not None:
-        unit_text = row.values.get("cells_unit", "")
-        unit = section.units.get(unit_text, unit_text)
-        if unit not in CELL_UNITS:
-            check.error(
-                "unit-unknown" if unit else "unit-missing",
-                "cells_unit",
-                f"cells unit {unit_text!r} is not 10*6 (nor mapped to it by the site)",
-            )
+        check_cells_unit(check, "cells", "site")
     course = check.whole("course")
     course_day = check.whole("course_day")
     if check.failed or when is None or portion is None:
@@ -101,33 +91,20 @@ def map_lymphocytes(
     recorded: str,
     context: TreatmentContext,
 ) -> MapResult:
-    section: LymphocytesSource = section_of(site, "lymphocytes")
-    issues: list[Issue] = context_notice(
-        context, "infusion after death, portion produced by an apheresis"
-    )
-    checked = [
-        check_lymphocyte_row(row, site, section)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    used: dict[str, int] = {}
-    for item, li in live(checked):
+    notices = context_notice(context, "infusion after death, portion produced by an apheresis")
+    batch = check_file(data, source_name, site, recorded, FIELDS, notices, check_lymphocyte_row)
+    section = batch.section
+    used = FirstRows[str]()
+    for item, li in batch.live():
         ident = portion_identifier(li.collection_id, li.portion)
-        if ident in used:
-            item.error(
-                "portion-used-twice",
+        if (first := used.repeat(ident, li.row)) is not None:
+            item.duplicate(
                 "portion",
-                f"portion {ident} was already infused on row {used[ident]}",
-                "duplicate",
+                f"portion {ident} was already infused on row {first}",
+                "portion-used-twice",
             )
-        else:
-            used[ident] = li.row
         facts = context.of(patient_key(site, li.patient_id))
-        if facts.death is not None and day(li.infused_at) > facts.death:
-            item.error(
-                "after-death",
-                "infused_at",
-                f"infusion on {li.infused_at}, after the death date {facts.death}",
-            )
+        item.after_death(facts.death, li.infused_at, "infused_at", f"infusion on {li.infused_at}")
         if context.given and (section.product_identifier_system, ident) not in facts.products:
             item.error(
                 "product-unknown",
@@ -135,12 +112,7 @@ def map_lymphocytes(
                 f"no apheresis product {ident} of this patient in the context",
                 "not-found",
             )
-
-    def add(builder: BundleBuilder, li: LymphocyteInfusion) -> None:
-        builder.add_patient(site.patient_identifier_system, li.patient_id, li.row)
-        builder.put(to_fhir_lymphocyte_infusion(site, section, li), [li.row])
-
-    return finish(checked, source_name, site, issues, add, data, recorded)
+    return batch.finish(lambda li: [to_fhir_lymphocyte_infusion(site, section, li)])
 
 
 def to_fhir_lymphocyte_infusion(

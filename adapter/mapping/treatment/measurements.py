@@ -22,27 +22,26 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from adapter.fhir import LOINC, OBSERVATION_CATEGORY, Resource, concept, deterministic_id, ref
-from adapter.issues import Issue
 from adapter.mapping.bundle import BundleBuilder, MapResult
 from adapter.mapping.treatment.common import (
     PROFILE_BSA,
     PROFILE_HEIGHT,
     PROFILE_WEIGHT,
     Checked,
+    FirstRows,
     RowCheck,
+    check_file,
     day,
-    finish,
-    live,
     patient_key,
-    section_of,
     ucum,
 )
-from adapter.sources.delimited import Fields, Row, read_rows
+from adapter.sources.delimited import Fields, Row
 from adapter.sources.site import MeasurementsSource, SiteConfig
 
+REQUIRED = ("patient_id", "measured_at")
 FIELDS = Fields(
     kind="measurements",
-    required=frozenset({"patient_id", "measured_at"}),
+    required=frozenset(REQUIRED),
     optional=frozenset({"weight", "weight_unit", "height", "height_unit"}),
 )
 
@@ -96,15 +95,14 @@ class Bsa:
 
 
 def _measure(
-    check: RowCheck, field: str, units: dict[str, Decimal], section: MeasurementsSource
+    check: RowCheck, field: str, units: dict[str, Decimal]
 ) -> tuple[Decimal | None, str | None]:
     value = check.number(field, positive=True)
-    unit_text = check.row.values.get(f"{field}_unit", "")
+    unit_text, unit = check.unit(f"{field}_unit")
     if value is None:
         if unit_text and not check.row.values.get(field):
             check.warn("unit-without-value", f"{field}_unit", f"{field}_unit given without {field}")
         return None, None
-    unit = section.units.get(unit_text, unit_text)
     if not unit:
         check.error(
             "unit-missing",
@@ -130,11 +128,10 @@ def check_measurement_row(
     row: Row, site: SiteConfig, section: MeasurementsSource
 ) -> Checked[Measurement]:
     """Check one row: a patient, a date and at least one of weight and height with its unit."""
-    check = RowCheck(row, site, section)
-    check.require(["patient_id", "measured_at"])
+    check = RowCheck.start(row, site, section, REQUIRED)
     when = check.when("measured_at")
-    weight, w_orig = _measure(check, "weight", WEIGHT_UNITS, section)
-    height, h_orig = _measure(check, "height", HEIGHT_UNITS, section)
+    weight, w_orig = _measure(check, "weight", WEIGHT_UNITS)
+    height, h_orig = _measure(check, "height", HEIGHT_UNITS)
     if not row.values.get("weight") and not row.values.get("height"):
         check.error(
             "required-cell", "weight", "a measurement row needs a weight or a height", "required"
@@ -152,36 +149,18 @@ def map_measurements(
     data: bytes, source_name: str, site: SiteConfig, recorded: str, context: Any = None
 ) -> MapResult:
     """Map a measurements export; BSA is computed from weight and height close enough in time."""
-    section: MeasurementsSource = section_of(site, "measurements")
-    issues: list[Issue] = []
-    checked = [
-        check_measurement_row(row, site, section)
-        for row in read_rows(data, source_name, site, section, FIELDS, issues)
-    ]
-    seen: dict[tuple[str, str], int] = {}
-    for item, m in live(checked):
-        key = (m.patient_id, m.measured_at)
-        if key in seen:
-            item.error(
-                "duplicate-record",
-                "measured_at",
-                f"same patient and time as row {seen[key]}",
-                "duplicate",
-            )
-        else:
-            seen[key] = m.row
-    bsas = compute_bsas(site, section, [(c, m) for c, m in live(checked)])
-
-    def add(builder: BundleBuilder, m: Measurement) -> None:
-        builder.add_patient(site.patient_identifier_system, m.patient_id, m.row)
-        for resource in to_fhir_measurements(site, m):
-            builder.put(resource, [m.row])
+    batch = check_file(data, source_name, site, recorded, FIELDS, (), check_measurement_row)
+    seen = FirstRows[tuple[str, str]]()
+    for item, m in batch.live():
+        if (first := seen.repeat((m.patient_id, m.measured_at), m.row)) is not None:
+            item.repeats("same patient and time", first, "measured_at")
+    bsas = compute_bsas(site, batch.section, batch.live())
 
     def extra(builder: BundleBuilder) -> None:
         for bsa in bsas:
             builder.put(to_fhir_bsa(site, bsa), bsa.rows)
 
-    return finish(checked, source_name, site, issues, add, data, recorded, extra)
+    return batch.finish(lambda m: to_fhir_measurements(site, m), extra)
 
 
 def _obs_id(site: SiteConfig, patient_id: str, when: str, code: str) -> str:
