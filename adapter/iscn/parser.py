@@ -194,14 +194,21 @@ class _Parser:
     def range_(self, expected: str) -> Range:
         start = self.i
         low = self.number(expected)
-        high = None
-        if self.peek() == "~":
-            self.i += 1
-            at_high = self.i
-            high = self.number("a number after '~'")
-            if high < low:
-                self.fail(f"a number of at least {low} (range must ascend)", at_high)
+        high = self.number_after(
+            "~", low, "a number after '~'", f"a number of at least {low} (range must ascend)"
+        )
         return Range(low, high, Span(start, self.i))
+
+    def number_after(self, sep: str, least: int, expected: str, too_small: str) -> int | None:
+        """``sep`` and a number of at least ``least``, when the text goes on with ``sep``."""
+        if self.peek() != sep:
+            return None
+        self.i += 1
+        at = self.i
+        found = self.number(expected)
+        if found < least:
+            self.fail(too_small, at)
+        return found
 
     def letters(self) -> str:
         s, n = self.s, self.n
@@ -775,12 +782,8 @@ class _Parser:
         start = self.i
         self.i += 1
         count = self.number("a number of scored cells (e.g. [200] or [180/200])")
-        total = None
-        if self.peek() == "/":
-            self.i += 1
-            at_total = self.i
-            total = self.number("the total number of scored cells")
-            if total < count:
-                self.fail(f"a total of at least {count}", at_total)
+        total = self.number_after(
+            "/", count, "the total number of scored cells", f"a total of at least {count}"
+        )
         self.expect("]", "']' closing the scored cells")
         return NucleiCount(count, total, Span(start, self.i))

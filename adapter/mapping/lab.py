@@ -137,8 +137,10 @@ def map_lab(
     def check(row: Row) -> tuple[LabRecord | None, list[Issue]]:
         return check_lab_row(row, site, section, ctx)
 
+    ids: dict[int, str] = {}  # row -> Observation id, computed once per row
+
     def across(record: LabRecord, row_issues: list[Issue]) -> None:
-        obs_id = _observation_id(site, record)
+        obs_id = ids[record.row] = _observation_id(site, record)
         if obs_id in seen:
             row_issues.append(duplicate("same specimen and test", seen[obs_id], "test"))
         elif conflict := specimen_conflict(
@@ -147,7 +149,7 @@ def map_lab(
             row_issues.append(conflict)
 
     def accept(record: LabRecord) -> None:
-        obs_id = _observation_id(site, record)
+        obs_id = ids.pop(record.row)
         seen[obs_id] = record.row
         _add_record(builder, site, record, obs_id)
         reports.setdefault(specimen_id(site, record.specimen_id), []).append((record, obs_id))

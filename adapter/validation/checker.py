@@ -16,7 +16,7 @@ JSON property name of choice elements (``valueQuantity``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,7 +313,9 @@ class Checker:
                 and not isinstance(value, list)
             ):
                 # The common case: one primitive with nothing but its format to check.
-                self._format_error(code, value, f"{expr}.{key}", run)
+                error = primitive_error(code, value, self._regex(code))
+                if error is not None:
+                    _format_issue(error, value, f"{expr}.{key}", run)
                 continue
             if name == "extension" or name == "modifierExtension":
                 run.holder = def_path or container.path
@@ -397,21 +399,12 @@ class Checker:
         """The JSON properties of a choice element, or of a primitive with a ``_`` sibling."""
         if len(entries) == 1 and entries[0][0][0] != "_":
             key, value, code = entries[0]
-            if (
-                not profile
-                and child.plain
-                and code in PRIMITIVE_TYPES
-                and value is not None
-                and not isinstance(value, list)
-            ):
-                # Fast path: one primitive, nothing but its format to check.
-                self._format_error(code, value, f"{expr}.{key}", run)
-                return
-            items = list(self._items(child, key, value, code, expr, run, profile))
+            items = _items(child, key, value, code, expr, run, profile)
         else:
             items = self._collect_items(child, entries, expr, run, profile)
-        if len(items) < child.min or len(items) > child.max >= 0:
-            _cardinality(child, len(items), expr, run)
+        count = len(items)
+        if count < child.min or count > child.max >= 0:
+            _cardinality(child, count, expr, run)
         if not profile or child.walk:
             for where, v, u, code in items:
                 self._check_value(child, code, v, u, where, run, profile, resource, root)
@@ -434,35 +427,26 @@ class Checker:
         if child.slices and profile:
             self._check_child(child, [(key, value, code)], expr, run, profile, resource, root)
             return
-        if isinstance(value, list) or (not profile and child.base_max != 1):
-            # value by value: a null is reported where it stands among the values' issues
-            for where, v, _, c in self._items(child, key, value, code, expr, run, profile):
-                self._check_value(child, c, v, None, where, run, profile, resource, root)
-            count = len(value) - value.count(None) if isinstance(value, list) else 1
-        else:  # the common case: a lone value where one is allowed, no JSON shape to check
+        if isinstance(value, list):
+            if not profile and (child.base_max == 1 or not value):
+                _json_shape(child, key, value, expr, run, " and must be a JSON array")
+            count = 0
+            for i, v in enumerate(value):
+                if v is None:
+                    if not profile:
+                        _null(f"{expr}.{key}[{i}]", run)
+                    continue
+                count += 1
+                where = f"{expr}.{key}[{i}]"
+                self._check_value(child, code, v, None, where, run, profile, resource, root)
+        else:
+            if not profile and child.base_max != 1:
+                _json_shape(child, key, value, expr, run, " and must be a JSON array")
             count = 1
             where = f"{expr}.{key}"
             self._check_value(child, code, value, None, where, run, profile, resource, root)
         if count < child.min or count > child.max >= 0:
             _cardinality(child, count, expr, run)
-
-    def _items(
-        self,
-        child: ElementDef,
-        key: str,
-        value: Any,
-        code: str,
-        expr: str,
-        run: Run,
-        profile: bool,
-    ) -> Iterable[Item]:
-        """The values of one JSON property without a ``_`` sibling; the base pass reports its
-        JSON shape (array or not) now and each ``null`` of an array where it stands."""
-        if not profile:
-            _json_shape(child, key, value, expr, run, " and must be a JSON array")
-        if not isinstance(value, list):
-            return ((f"{expr}.{key}", value, None, code),)
-        return _array_items(key, value, code, expr, run, profile)
 
     def _collect_items(
         self,
@@ -537,8 +521,11 @@ class Checker:
         typed = node.type_slices.get(code, node) if node.type_slices else node
         if code in PRIMITIVE_TYPES:
             if value is not None:
-                if not profile and self._format_error(code, value, expr, run):
-                    return
+                if not profile:
+                    error = primitive_error(code, value, self._regex(code))
+                    if error is not None:
+                        _format_issue(error, value, expr, run)
+                        return
                 if typed.fixed is not None or typed.pattern is not None:
                     self._fixed_pattern(typed, value, expr, run)
                 if typed.binding_vs is not None and code in ("code", "string", "uri"):
@@ -625,15 +612,6 @@ class Checker:
         ):
             skip = {c.key for c in container.constraints} if container is not None else None
             self._constraints(typed, value, expr, run, profile, resource, root, code, skip=skip)
-
-    def _format_error(self, code: str, value: Any, expr: str, run: Run) -> bool:
-        """Report a primitive value that breaks the format of ``code``; whether there was one."""
-        error = primitive_error(code, value, self._regex(code))
-        if error is None:
-            return False
-        rule = "empty-string" if value == "" else "type"
-        run.add("error", "value" if rule == "type" else "invalid", rule, expr, error)
-        return True
 
     def _profiles(self, resource: dict[str, Any], run: Run) -> list[str]:
         if run.profiles_for is not None:
@@ -1064,6 +1042,29 @@ def obj_get(entries: list[tuple[str, Any, str]], key: str) -> Any:
     return None
 
 
+def _format_issue(error: str, value: Any, expr: str, run: Run) -> None:
+    """Report a primitive value that breaks the format of its type (``primitive_error``)."""
+    rule = "empty-string" if value == "" else "type"
+    run.add("error", "value" if rule == "type" else "invalid", rule, expr, error)
+
+
+def _items(
+    child: ElementDef, key: str, value: Any, code: str, expr: str, run: Run, profile: bool
+) -> list[Item]:
+    """The values of one JSON property without a ``_`` sibling; the base pass reports its
+    JSON shape and its ``null`` items."""
+    if not isinstance(value, list):
+        if not profile and child.base_max != 1:
+            _json_shape(child, key, value, expr, run, " and must be a JSON array")
+        return [(f"{expr}.{key}", value, None, code)]
+    if not profile:
+        _json_shape(child, key, value, expr, run, " and must be a JSON array")
+    if not profile and None in value:
+        for i in (i for i, v in enumerate(value) if v is None):
+            _null(f"{expr}.{key}[{i}]", run)
+    return [(f"{expr}.{key}[{i}]", v, None, code) for i, v in enumerate(value) if v is not None]
+
+
 def _json_shape(
     child: ElementDef, label: str, raw: Any, expr: str, run: Run, repeats_hint: str
 ) -> None:
@@ -1094,16 +1095,6 @@ def _json_shape(
             f"{expr}.{label}",
             f"{label} repeats (max {child.max_text()}){repeats_hint}",
         )
-
-
-def _array_items(
-    key: str, value: list[Any], code: str, expr: str, run: Run, profile: bool
-) -> Iterator[Item]:
-    for i, v in enumerate(value):
-        if v is not None:
-            yield (f"{expr}.{key}[{i}]", v, None, code)
-        elif not profile:
-            _null(f"{expr}.{key}[{i}]", run)
 
 
 def _null(where: str, run: Run) -> None:

@@ -23,12 +23,12 @@ def _constraint(key: str, expression: str) -> Constraint:
     return Constraint(key, "error", key, expression, "test", False, None)
 
 
-def _fhirpath(expression: str, focus: dict[str, Any]) -> bool | str:
+def _fhirpath(expression: str, focus: dict[str, Any], type_path: str = "Observation") -> bool | str:
     # A key the NATIVE table does not know forces the fhirpathpy path.
     return Invariants().evaluate(
         _constraint("x-test", expression),
         copy.deepcopy(focus),
-        "Observation",
+        type_path,
         focus,
         focus,
         shortcuts=False,
@@ -91,10 +91,7 @@ def test_matches_native_agrees_with_fhirpathpy(value: str) -> None:
     fn = _matches_native(expression)
     assert fn is not None
     focus = {"system": "urn:ietf:rfc:3986", "value": value}
-    want = Invariants().evaluate(
-        _constraint("x-test", expression), dict(focus), "Identifier", focus, focus, shortcuts=False
-    )
-    assert fn(focus, focus) is want
+    assert fn(focus, focus) is _fhirpath(expression, focus, "Identifier")
 
 
 def test_simple_native_refuses_other_shapes() -> None:
@@ -194,15 +191,7 @@ BUNDLES: list[dict[str, Any]] = [
 def test_bundle_natives_agree_with_fhirpathpy(key: str, sample: int) -> None:
     expression, native = NATIVE[key]
     bundle = BUNDLES[sample]
-    want = Invariants().evaluate(
-        _constraint("x-test", expression),
-        copy.deepcopy(bundle),
-        "Bundle",
-        bundle,
-        bundle,
-        shortcuts=False,
-    )
-    assert native(bundle, bundle) is want
+    assert native(bundle, bundle) is _fhirpath(expression, bundle, "Bundle")
 
 
 @pytest.mark.parametrize(
@@ -211,12 +200,4 @@ def test_bundle_natives_agree_with_fhirpathpy(key: str, sample: int) -> None:
 )
 def test_bdl8_agrees_with_fhirpathpy(entry: dict[str, Any]) -> None:
     expression, native = NATIVE["bdl-8"]
-    want = Invariants().evaluate(
-        _constraint("x-test", expression),
-        copy.deepcopy(entry),
-        "Bundle.entry",
-        entry,
-        entry,
-        shortcuts=False,
-    )
-    assert native(entry, entry) is want
+    assert native(entry, entry) is _fhirpath(expression, entry, "Bundle.entry")
