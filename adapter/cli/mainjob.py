@@ -25,6 +25,7 @@ from adapter.cli.mapcmd import SOURCE_KINDS, bundle_json, map_file, read_bytes, 
 from adapter.cli.protocol import load_content
 from adapter.fhir import Resource
 from adapter.issues import UsageError, to_operation_outcome
+from adapter.mapping.bundle import MapResult
 from adapter.protocol import evaluate
 from adapter.sources.site import load_site
 from adapter.validation import default_validator
@@ -81,6 +82,15 @@ def load_manifest(path: Path) -> list[Job]:
     return jobs
 
 
+def map_job(job: Job, out: Path) -> MapResult:
+    """Map one job, with the Bundles its ``context`` names (already written to ``out`` by the
+    jobs before it), and write its Bundle to ``out/<job>.bundle.json``."""
+    context = [out / f"{name}.bundle.json" for name in job.context]
+    result = map_file(job.source, job.input, load_site(job.site), None, context)
+    (out / f"{job.name}.bundle.json").write_text(bundle_json(result.bundle), encoding="utf-8")
+    return result
+
+
 def combine(bundles: list[Resource]) -> Resource:
     """One collection Bundle of every resource mapped (same fullUrl = same resource, kept once)."""
     entries: dict[str, dict[str, Any]] = {}
@@ -118,9 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     bundles: list[Resource] = []
     for job in jobs:
-        context = [out / f"{name}.bundle.json" for name in job.context]
-        result = map_file(job.source, job.input, load_site(job.site), None, context)
-        (out / f"{job.name}.bundle.json").write_text(bundle_json(result.bundle), encoding="utf-8")
+        result = map_job(job, out)
         write_json(out / f"{job.name}.outcome.json", to_operation_outcome(result.issues))
         errors = sum(1 for i in validator.validate(result.bundle) if i.is_error)
         bundles.append(result.bundle)

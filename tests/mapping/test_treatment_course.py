@@ -14,47 +14,28 @@ from typing import Any
 
 import pytest
 
-from adapter.cli.mainjob import load_manifest
+from adapter.cli.mainjob import combine, load_manifest
 from adapter.cli.mapcmd import map_file
 from adapter.fhir import Resource
 from adapter.issues import UsageError
 from adapter.sources.site import load_site
 from adapter.validation.validator import default_validator
 from tests.conftest import ROOT
-
-COURSE_JOBS = (
-    "events-default",
-    "measurements-default",
-    "apheresis-default",
-    "infusions-default",
-    "intrathecal-default",
-    "lymphocytes-default",
-    "course-lab-default",
-)
+from tests.course import map_jobs
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Resource]:
-    out = tmp_path_factory.mktemp("course")
-    jobs = {j.name: j for j in load_manifest(ROOT / "examples" / "manifest.yaml")}
     bundles: dict[str, Resource] = {}
-    for name in COURSE_JOBS:
-        job = jobs[name]
-        context = [out / f"{c}.bundle.json" for c in job.context]
-        result = map_file(job.source, job.input, load_site(job.site), None, context)
+    for name, result in map_jobs(tmp_path_factory.mktemp("course")).items():
         assert result.rejected == 0, [i.to_text() for i in result.issues]
         assert not result.has_errors
-        (out / f"{name}.bundle.json").write_text(json.dumps(result.bundle), encoding="utf-8")
         bundles[name] = result.bundle
     return bundles
 
 
 def combined(bundles: dict[str, Resource]) -> Resource:
-    entries: dict[str, Any] = {}
-    for bundle in bundles.values():
-        for entry in bundle["entry"]:
-            entries.setdefault(entry["fullUrl"], entry)
-    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries.values())}
+    return combine(list(bundles.values()))
 
 
 def resources(bundle: Resource, rtype: str) -> list[Resource]:

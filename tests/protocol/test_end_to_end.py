@@ -44,59 +44,19 @@ from __future__ import annotations
 import copy
 import csv
 import datetime as dt
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from adapter.cli.mainjob import load_manifest
-from adapter.cli.mapcmd import map_file
+from adapter.cli.mainjob import combine, load_manifest
 from adapter.cli.protocol import load_content
 from adapter.fhir import Resource
-from adapter.mapping.bundle import MapResult
 from adapter.mapping.treatment.common import EXT_COURSE_NUMBER, EXT_PRESCRIBED_RATE
 from adapter.protocol import Finding, PatientEvaluation, evaluate
-from adapter.sources.site import load_site
-from tests.protocol.conftest import ROOT
+from tests.course import COURSE_JOBS, MANIFEST, map_jobs
 
-MANIFEST = ROOT / "examples" / "manifest.yaml"
-COURSE_JOBS = (
-    "events-default",
-    "measurements-default",
-    "apheresis-default",
-    "infusions-default",
-    "intrathecal-default",
-    "lymphocytes-default",
-    "course-lab-default",
-)
 AS_OF = dt.date(2025, 7, 1)
 LNC = "http://loinc.org"
-
-
-def _map_jobs(names: tuple[str, ...], out: Path) -> dict[str, MapResult]:
-    """Map the manifest jobs in manifest order, each with the context Bundles it names."""
-    jobs = {job.name: job for job in load_manifest(MANIFEST)}
-    results: dict[str, MapResult] = {}
-    for name in names:
-        job = jobs[name]
-        context = [out / f"{c}.bundle.json" for c in job.context]
-        result = map_file(job.source, job.input, load_site(job.site), None, context)
-        (out / f"{name}.bundle.json").write_text(json.dumps(result.bundle), encoding="utf-8")
-        results[name] = result
-    return results
-
-
-def _collection(bundles: list[Resource]) -> Resource:
-    """One collection Bundle of every mapped resource (the same fullUrl is one resource)."""
-    entries: dict[str, dict[str, Any]] = {}
-    for bundle in bundles:
-        assert bundle["type"] == "transaction"
-        for entry in bundle["entry"]:
-            entries.setdefault(
-                entry["fullUrl"], {"fullUrl": entry["fullUrl"], "resource": entry["resource"]}
-            )
-    return {"resourceType": "Bundle", "type": "collection", "entry": list(entries.values())}
 
 
 def _patient_ids(path: Path) -> set[str]:
@@ -106,12 +66,12 @@ def _patient_ids(path: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Resource, PatientEvaluation]:
-    results = _map_jobs(COURSE_JOBS, tmp_path_factory.mktemp("mapped"))
+    results = map_jobs(tmp_path_factory.mktemp("mapped"))
     for name, result in results.items():
         errors = [i.to_text() for i in result.issues if i.is_error]
         assert result.rejected == 0, f"{name}: {errors}"
         assert not errors, name
-    bundle = _collection([r.bundle for r in results.values()])
+    bundle = combine([r.bundle for r in results.values()])
     evaluations = evaluate(bundle, load_content(None), as_of=AS_OF)
     assert len(evaluations) == 1, "one patient course"
     return bundle, evaluations[0]
@@ -332,10 +292,10 @@ def test_cytogenetics_example_patients(tmp_path: Path) -> None:
     P001 t(12;21) and RT-PCR BCR-ABL1 not detected; P002 t(4;11) (adverse) and FISH TCF3::PBX1
     negative; P003 hyperdiploid plus t(1;12)(q21;p13), which names no fusion; P004 RT-PCR
     BCR::ABL1 detected (exclusion); P005's karyotype is not ISCN and is rejected by the mapper."""
-    result = _map_jobs(("cytogenetics-default",), tmp_path)["cytogenetics-default"]
+    result = map_jobs(tmp_path, ("cytogenetics-default",))["cytogenetics-default"]
     assert result.rejected == 1
     assert [i.rule for i in result.issues if i.is_error] == ["iscn-syntax"]
-    bundle = _collection([result.bundle])
+    bundle = combine([result.bundle])
     names = {
         e["fullUrl"]: e["resource"]["identifier"][0]["value"]
         for e in bundle["entry"]
