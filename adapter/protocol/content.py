@@ -72,7 +72,7 @@ from adapter.issues import UsageError
 EXT_PROTOCOL_PARAMETER = sd_url("protocol-parameter")
 #: FHIR core extension for day timing within a cycle (used by the KDN5 example PlanDefinition).
 EXT_DAYS_OF_CYCLE = "http://hl7.org/fhir/StructureDefinition/timing-daysOfCycle"
-#: Expression language of our named rules (see adapter/protocol/rules.py, module docstring).
+#: Expression language of our named rules (see the docstring of adapter/protocol/rules/).
 RULE_LANGUAGE = "text/x-ball-fhir-rule"
 PLAN_DEFINITION_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
 DEFAULT_PROTOCOL = "all-rez-2016"

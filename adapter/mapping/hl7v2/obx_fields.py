@@ -1,0 +1,101 @@
+"""OBX fields that contract and plain Observations both read, and the OBX on its way to one.
+
+HL7 v2-to-FHIR IG 1.0.0 segment tables OBX[Observation] and NTE[Observation]
+(../shared/reference/inputs-and-corpora.md section 1.3): OBX-14 (else OBR-7, else the specimen
+collection) -> effectiveDateTime, OBX-17 -> method, OBX-18 -> device.display, OBX-7 ->
+referenceRange.text, NTE-3 after the OBX -> note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapter.fhir import Resource
+from adapter.issues import Issue
+from adapter.mapping.hl7v2.datatypes import Seg, hl7_datetime
+from adapter.mapping.hl7v2.grouping import ObxGroup, OrderGroup
+from adapter.mapping.hl7v2.specimen import MappedSpecimen
+from adapter.mapping.hl7v2.state import MessageState
+from adapter.mapping.quantities import LabTest
+from adapter.sources.values import ValueProblem
+
+TEXT_TYPES = frozenset({"ST", "TX", "FT"})
+
+
+@dataclass(slots=True)
+class ObxCandidate:
+    """An OBX on its way to an Observation."""
+
+    group: ObxGroup
+    order: OrderGroup
+    test: LabTest | None
+    target: tuple[str, str] | None  # (system, code) of a contract or component concept
+    key: tuple[str, str]  # OBX-1 (or position), OBX-4
+    lines: list[int]
+    components: list[ObxCandidate] = field(default_factory=list)
+
+
+class ObxFields(MessageState):
+    """OBX fields both Observation paths read."""
+
+    def _effective(
+        self, obs: ObxCandidate, spec: MappedSpecimen | None, errors: list[Issue]
+    ) -> str | None:
+        obx = obs.group.obx
+        for seg, field_no in ((obx, 14), (obs.order.obr, 7)):
+            text = seg.get(field_no)
+            if text:
+                try:
+                    return hl7_datetime(text, self.site.time_zone)
+                except ValueProblem as exc:
+                    errors.append(self.issue("error", "value", str(exc), exc.rule, seg, field_no))
+                    return None
+        if spec is not None and spec.collected:
+            return spec.collected
+        errors.append(
+            self.issue(
+                "error",
+                "required",
+                "no effective time: OBX-14, OBR-7 and the specimen collection time are all empty",
+                "effective-missing",
+                obx,
+                14,
+            )
+        )
+        return None
+
+    def _method_text(self, obx: Seg) -> str | None:
+        comps = obx.comps(17)
+        if not comps:
+            return None
+        return (
+            comps[1].strip() if len(comps) > 1 and comps[1].strip() else comps[0].strip()
+        ) or None
+
+    def _device(self, obx: Seg) -> str | None:
+        names = [obx.get(18, 1, rep) for rep in range(len(obx.reps(18)))]
+        names = [n for n in names if n]
+        return ", ".join(names) or None
+
+    def _notes(self, obs: ObxCandidate) -> list[dict[str, Any]]:
+        out = []
+        for nte in obs.group.notes:
+            text = nte.text_value(3).strip()
+            if text:
+                out.append({"text": text})
+            else:
+                self.issue(
+                    "information",
+                    "informational",
+                    "NTE with an empty NTE-3 comment",
+                    "note-empty",
+                    nte,
+                    3,
+                )
+        return out
+
+    def _reference_range(self, obx: Seg, resource: Resource) -> None:
+        text = obx.text_value(7).strip()
+        if text:
+            resource["referenceRange"] = [{"text": text}]

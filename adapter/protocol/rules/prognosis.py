@@ -1,0 +1,154 @@
+"""Rule 7: prognostic signals worth surfacing (protocol.md §6).
+
+Pre-course marrow blasts against the content's cut, adverse fusions, the Table 1 translocation
+(:data:`TABLE1_TRANSLOCATIONS`, also read by the cohort tables) and the day-15 marrow blasts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from adapter.protocol.bundle import parse_date
+from adapter.protocol.facts import LOINC_MARROW_BLASTS
+from adapter.protocol.rules.context import S6, Ctx, _conv, _fmt
+from adapter.protocol.rules.eligibility import _listed_fusions_present, _where
+
+
+def rule_prognostic(ctx: Ctx) -> None:
+    p = ctx.protocol
+    if ctx.courses and ctx.courses[0].start is not None:
+        start = ctx.courses[0].start
+        d = ctx.facts.latest(LOINC_MARROW_BLASTS, start)
+        v = _conv(ctx, 7, d, "%")
+        if d is not None and v is not None:
+            cut = p.num("pre-course-blasts-cut-pct")
+            below = v < Decimal(str(cut))
+            figs = p.text("pre-course-blasts-figures-" + ("below" if below else "above"))
+            ctx.summary["pre_course_blasts_pct"] = float(v)
+            ctx.add(
+                7,
+                "prognostic-pre-course-blasts",
+                "information" if below else "warning",
+                f"Pre-course marrow blasts {v}% ({d.date}) {'<' if below else '>='} "
+                f"{_fmt(cut)}%. Cohort: {figs}.",
+                S6,
+                (d.resource,),
+                ("pre-course-blasts-cut-pct",),
+                blasts_pct=float(v),
+                below=below,
+            )
+        else:
+            ctx.add(
+                7,
+                "prognostic-pre-course-blasts-not-derivable",
+                "information",
+                "Pre-course marrow blasts (11150-0 on or before course day 1) not recorded.",
+                S6,
+            )
+    _day15(ctx)
+    ctx.summary["translocation"] = _translocation(ctx)
+    adverse, present = _listed_fusions_present(
+        ctx,
+        7,
+        "adverse-cytogenetics",
+        "warning",
+        "adverse-fusions",
+        S6,
+        "{where}: adverse cytogenetics, very poor response to anti-relapse therapy, targeted "
+        "therapy included.",
+    )
+    for name, calls in ctx.cytogenetics.by_fusion(False).items():
+        also = present.get(name)
+        msg = f"{calls[0].translocation} {name} tested absent{_where(calls)}"
+        if also:
+            msg += f", but reported present{_where(also)}: conflicting results"
+        ctx.add(
+            7,
+            "cytogenetics-fusion-absent",
+            "warning" if also else "information",
+            msg + ".",
+            S6,
+            tuple(c.resource for c in calls + (also or [])),
+            ("adverse-fusions",) if name in adverse else (),
+            fusion=name,
+            genes=[g.hgnc for g in (calls[0].fusion.five_prime, calls[0].fusion.three_prime)],
+            dates=[c.date.isoformat() for c in calls if c.date],
+            conflicting=bool(also),
+        )
+
+
+#: Table 1 translocation rows in protocol.md §8 order.
+TABLE1_TRANSLOCATIONS = ("t(12;21)", "t(4;11)", "t(1;19)", "t(11;19)", "t(9;11)")
+
+
+def _translocation(ctx: Ctx) -> str:
+    """The Table-1 cytogenetics row: the first named translocation, 'none' when cytogenetics
+    were reported without one, 'unknown' when there are none (protocol.md §8)."""
+    found = {c.translocation for c in ctx.cytogenetics.present()}
+    for t in TABLE1_TRANSLOCATIONS:
+        if t in found:
+            return t
+    if found:
+        return sorted(found)[0]
+    return "none" if ctx.cytogenetics.reported else "unknown"
+
+
+def _day15(ctx: Ctx) -> None:
+    """Day-15 marrow blasts of the chemotherapy block.  contract.md names no block-start fact: a
+    CarePlan that is ``partOf`` another CarePlan is read as the block, its period.start as day 1."""
+    p = ctx.protocol
+    blocks = [
+        cp
+        for cp in ctx.facts.careplans
+        if cp.get("partOf") and parse_date((cp.get("period") or {}).get("start"))
+    ]
+    if not blocks:
+        ctx.add(
+            7,
+            "prognostic-day15-blasts-not-derivable",
+            "information",
+            "Day-15 marrow blasts not derivable: no chemotherapy-block start date (a CarePlan "
+            "partOf the protocol CarePlan with period.start).",
+            S6,
+        )
+        return
+    block = blocks[-1]
+    start = parse_date(block["period"]["start"])
+    if start is None:  # pragma: no cover - filtered above
+        return
+    due = start + dt.timedelta(days=14)
+    tol = p.int_("schedule-tolerance-days")
+    d = next(
+        (
+            o
+            for o in ctx.facts.observations(LOINC_MARROW_BLASTS)
+            if o.date is not None and abs((o.date - due).days) <= tol
+        ),
+        None,
+    )
+    v = _conv(ctx, 7, d, "%")
+    if d is None or v is None:
+        ctx.add(
+            7,
+            "prognostic-day15-blasts-not-derivable",
+            "information",
+            f"Day-15 marrow blasts (due {due}) not recorded.",
+            S6,
+            (block,),
+        )
+        return
+    cut = p.num("day15-blasts-cut-pct")
+    below = v < Decimal(str(cut))
+    figs = p.text("day15-blasts-figures-" + ("below" if below else "above"))
+    ctx.add(
+        7,
+        "prognostic-day15-blasts",
+        "information" if below else "warning",
+        f"Day-15 marrow blasts {v}% {'<' if below else '>='} {_fmt(cut)}%. Cohort: {figs}.",
+        S6,
+        (d.resource, block),
+        ("day15-blasts-cut-pct",),
+        blasts_pct=float(v),
+        below=below,
+    )
