@@ -51,6 +51,10 @@ PROFILE_PROVENANCE = sd_url("ball-provenance")
 EXT_SOURCE_ROW = sd_url("ball-source-row")
 
 _NAMESPACE = uuid.UUID("6f1d3a52-5b0e-5c53-9a57-0b6a1f0e2c11")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+#: RFC 4122 section 4.1.1 variant: the first hex digit of the clock_seq_hi octet with its two
+#: top bits set to ``10`` (digit ``d`` -> ``(d & 0x3) | 0x8``).
+_VARIANT_DIGIT = {f"{d:x}": f"{(d & 0x3) | 0x8:x}" for d in range(16)}
 
 
 def _escape(key: str) -> str:
@@ -64,14 +68,15 @@ def deterministic_id(resource_type: str, *keys: str) -> str:
     The same source record always yields the same id, so a re-sent record updates instead of
     duplicating.  Keys are joined with ``|``, escaped inside keys.  RFC 4122 section 4.3 name-based
     uuid, computed directly with hashlib (equal to ``uuid.uuid5``, without its overhead) and cached
-    because the same patient and specimen keys recur on many rows.
+    because the same patient and specimen keys recur on many rows: the sha1 hex digest with the
+    version digit (``5``, section 4.1.3) and the variant bits (section 4.1.1) set.
     """
-    name = "|".join([resource_type, *map(_escape, keys)])
-    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + name.encode()).digest()[:16])  # noqa: S324
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    joined = "|".join(keys)
+    if joined.count("|") != len(keys) - 1 or "\\" in joined:  # a key holds '|' or '\\'
+        joined = "|".join(map(_escape, keys))
+    name = f"{resource_type}|{joined}" if keys else resource_type
+    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()  # noqa: S324
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def urn(resource_id: str) -> str:

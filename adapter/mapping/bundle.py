@@ -18,7 +18,6 @@ import base64
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from adapter import __version__
 from adapter.fhir import (
@@ -75,23 +74,29 @@ class BundleBuilder:
     def add_patient(self, system: str, value: str, row: int) -> str:
         """Add (once) the Patient with this identifier; returns its id for references."""
         pid = patient_id(system, value)
-        if pid not in self.entries:
-            self.entries[pid] = _Entry(
+        entry = self.entries.get(pid)
+        if entry is None:
+            entry = self.entries[pid] = _Entry(
                 to_fhir_patient(system, value),
                 {"method": "POST", "url": "Patient", "ifNoneExist": f"identifier={system}|{value}"},
             )
-        self.note_row(pid, row)
+        rows = entry.rows
+        if not rows or rows[-1] != row:  # as note_row
+            rows.append(row)
         return pid
 
     def put(self, resource: Resource, rows: Iterable[int]) -> None:
         """Add a resource with an id (or record more source rows for one already added)."""
         rid = resource["id"]
-        if rid not in self.entries:
-            self.entries[rid] = _Entry(
+        entry = self.entries.get(rid)
+        if entry is None:
+            entry = self.entries[rid] = _Entry(
                 resource, {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
             )
+        noted = entry.rows
         for row in rows:
-            self.note_row(rid, row)
+            if not noted or noted[-1] != row:
+                noted.append(row)
 
     def note_row(self, rid: str, row: int) -> None:
         """Record one more source row for a resource already added."""
@@ -102,7 +107,10 @@ class BundleBuilder:
     def build(self, source_name: str, data: bytes, recorded: str) -> Resource:
         """The transaction Bundle, with a Provenance when anything was mapped."""
         digest = sha256_uri(data)
-        entries = [self._render(rid, e) for rid, e in self.entries.items()]
+        entries = [
+            {"fullUrl": f"urn:uuid:{rid}", "resource": e.resource, "request": e.request}
+            for rid, e in self.entries.items()
+        ]
         if self.entries:
             provenance = self._provenance(source_name, digest, recorded)
             entries.append(
@@ -119,15 +127,11 @@ class BundleBuilder:
             "entry": entries,
         }
 
-    @staticmethod
-    def _render(rid: str, entry: _Entry) -> dict[str, Any]:
-        return {"fullUrl": urn(rid), "resource": entry.resource, "request": entry.request}
-
     def _provenance(self, source_name: str, digest: str, recorded: str) -> Resource:
         targets = [
             {
                 "extension": [{"url": EXT_SOURCE_ROW, "valuePositiveInt": r} for r in e.rows],
-                "reference": urn(rid),
+                "reference": f"urn:uuid:{rid}",
             }
             for rid, e in self.entries.items()
         ]

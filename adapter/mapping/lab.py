@@ -137,22 +137,26 @@ def map_lab(
     def check(row: Row) -> tuple[LabRecord | None, list[Issue]]:
         return check_lab_row(row, site, section, ctx)
 
-    ids: dict[int, str] = {}  # row -> Observation id, computed once per row
+    #: row -> (Observation id, Specimen id), computed once per row
+    ids: dict[int, tuple[str, str]] = {}
 
     def across(record: LabRecord, row_issues: list[Issue]) -> None:
-        obs_id = ids[record.row] = _observation_id(site, record)
+        spec_id = specimen_id(site, record.specimen_id)
+        obs_id = _observation_id(site, record)
+        ids[record.row] = (obs_id, spec_id)
         if obs_id in seen:
             row_issues.append(duplicate("same specimen and test", seen[obs_id], "test"))
-        elif conflict := specimen_conflict(
-            specimens, specimen_id(site, record.specimen_id), record
-        ):
+        elif conflict := specimen_conflict(specimens, spec_id, record):
             row_issues.append(conflict)
 
     def accept(record: LabRecord) -> None:
-        obs_id = ids.pop(record.row)
+        obs_id, spec_id = ids.pop(record.row)
         seen[obs_id] = record.row
-        _add_record(builder, site, record, obs_id)
-        reports.setdefault(specimen_id(site, record.specimen_id), []).append((record, obs_id))
+        _add_record(builder, site, record, obs_id, spec_id)
+        results = reports.get(spec_id)
+        if results is None:
+            results = reports[spec_id] = []
+        results.append((record, obs_id))
 
     done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
     for spec_id, results in reports.items():
@@ -182,9 +186,10 @@ def check_lab_row(
             )
     collected = check.when("collected_at") or ""
     lod = check.decimal("lod")
+    values = row.values
     events: int | None = None
-    if row.values.get("events_analyzed"):
-        events_text = row.values["events_analyzed"]
+    events_text = values.get("events_analyzed")
+    if events_text:
         if events_text.isdigit():
             events = int(events_text)
         else:
@@ -203,7 +208,7 @@ def check_lab_row(
             "value is empty (only a cancelled result may have none)",
             "required",
         )
-    unit_text = row.values.get("unit", "")
+    unit_text = values.get("unit", "")
     unit = section.units.get(unit_text, unit_text) or None
     if issues or test is None:
         return None, issues
@@ -216,8 +221,8 @@ def check_lab_row(
         measured = found
     return LabRecord(
         row=row.number,
-        patient_id=row.values["patient_id"],
-        specimen_id=row.values["specimen_id"],
+        patient_id=values["patient_id"],
+        specimen_id=values["specimen_id"],
         collected_at=collected,
         specimen=specimen,
         test=test,
@@ -228,9 +233,9 @@ def check_lab_row(
         interpretation=measured.interpretation,
         events_analyzed=events,
         original=f"{raw_value} {measured.reported}" if measured.reported else None,
-        method=row.values.get("method") or None,
-        instrument=row.values.get("instrument") or None,
-        comment=row.values.get("comment") or None,
+        method=values.get("method") or None,
+        instrument=values.get("instrument") or None,
+        comment=values.get("comment") or None,
     ), issues
 
 
@@ -313,6 +318,8 @@ def specimen_conflict(
     """
     facts = (record.patient_id, record.specimen, record.collected_at)
     earlier = known.setdefault(spec_id, facts)
+    if earlier == facts:
+        return None
     for field, old, new in zip(_SPECIMEN_FACTS, earlier, facts, strict=True):
         if old != new:
             message = f"{noun} {record.specimen_id!r} was given another {field} on an earlier row"
@@ -326,14 +333,16 @@ def specimen_conflict(
     return None
 
 
-def _add_record(builder: BundleBuilder, site: SiteConfig, record: LabRecord, obs_id: str) -> None:
-    builder.add_patient(site.patient_identifier_system, record.patient_id, record.row)
-    spec_id = specimen_id(site, record.specimen_id)
-    if spec_id in builder:
-        builder.note_row(spec_id, record.row)
+def _add_record(
+    builder: BundleBuilder, site: SiteConfig, record: LabRecord, obs_id: str, spec_id: str
+) -> None:
+    row = record.row
+    patient = builder.add_patient(site.patient_identifier_system, record.patient_id, row)
+    if spec_id in builder.entries:
+        builder.note_row(spec_id, row)
     else:
-        builder.put(to_fhir_specimen(site, record), [record.row])
-    builder.put(to_fhir_observation(site, record, obs_id), [record.row])
+        builder.put(to_fhir_specimen(site, record), (row,))
+    builder.put(_observation(record, obs_id, spec_id, patient), (row,))
 
 
 def _patient_ref(site: SiteConfig, record: SpecimenRecord) -> dict[str, Any]:
@@ -362,15 +371,31 @@ def to_fhir_specimen(site: SiteConfig, record: SpecimenRecord) -> Resource:
 
 def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Resource:
     """Observation (profile ball-mrd-observation or ball-lab-observation)."""
+    patient = deterministic_id("Patient", site.patient_identifier_system, record.patient_id)
+    return _observation(record, obs_id, specimen_id(site, record.specimen_id), patient)
+
+
+def _observation(record: LabRecord, obs_id: str, spec_id: str, patient_id: str) -> Resource:
+    """:func:`to_fhir_observation` with the Specimen and Patient ids already known.
+
+    The category and the references are written out as the literals :func:`concept` and
+    :func:`ref` would return (fewer calls per row); each Observation still gets its own dicts.
+    """
     test = record.test
     obs: Resource = {
         "resourceType": "Observation",
         "id": obs_id,
         "meta": {"profile": [PROFILE_MRD if test.kind == "mrd" else PROFILE_LAB]},
         "status": record.status,
-        "category": [concept(OBSERVATION_CATEGORY, "laboratory", "Laboratory")],
+        "category": [
+            {
+                "coding": [
+                    {"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}
+                ]
+            }
+        ],
         "code": concept(test.system, test.code, test.display),
-        "subject": _patient_ref(site, record),
+        "subject": {"reference": f"urn:uuid:{patient_id}"},
         "effectiveDateTime": record.collected_at,
     }
     if record.value is not None:
@@ -379,16 +404,14 @@ def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Res
         obs["dataAbsentReason"] = concept(DATA_ABSENT, "not-performed", "Not Performed")
     if record.interpretation:
         obs["interpretation"] = [concept(V3_INTERPRETATION, record.interpretation)]
-    notes = [
-        n
-        for n in (record.comment, f"Reported as {record.original}" if record.original else None)
-        if n
-    ]
-    if notes:
-        obs["note"] = [{"text": n} for n in notes]
+    if record.comment or record.original:
+        notes = [{"text": record.comment}] if record.comment else []
+        if record.original:
+            notes.append({"text": f"Reported as {record.original}"})
+        obs["note"] = notes
     if record.method:
         obs["method"] = {"text": record.method}
-    obs["specimen"] = ref(specimen_id(site, record.specimen_id))
+    obs["specimen"] = {"reference": f"urn:uuid:{spec_id}"}
     if record.instrument:
         obs["device"] = {"display": record.instrument}
     components: list[dict[str, Any]] = []
@@ -427,17 +450,16 @@ def to_fhir_diagnostic_report(
     site: SiteConfig, spec_id: str, results: list[tuple[LabRecord, str]]
 ) -> Resource:
     """DiagnosticReport per specimen (profile ball-diagnostic-report) from (record, id) results."""
-    records = [r for r, _ in results]
-    first = records[0]
+    first = results[0][0]
     return {
         "resourceType": "DiagnosticReport",
         "id": deterministic_id("DiagnosticReport", spec_id),
         "meta": {"profile": [PROFILE_DIAGNOSTIC_REPORT]},
-        "status": report_status(r.status for r in records),
+        "status": report_status({r.status for r, _ in results}),
         "category": [{"coding": [coding(V2_0074, "LAB", "Laboratory")]}],
         "code": concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"),
         "subject": _patient_ref(site, first),
         "effectiveDateTime": first.collected_at,
         "specimen": [ref(spec_id)],
-        "result": [ref(obs_id) for _, obs_id in results],
+        "result": [{"reference": f"urn:uuid:{obs_id}"} for _, obs_id in results],
     }

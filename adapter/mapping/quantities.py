@@ -64,15 +64,16 @@ def parse_result(text: str, parse_number: Callable[[str], Decimal]) -> ResultVal
     if text.lower() == "negative":
         return ResultValue(None, negative=True)
     comparator: Comparator | None = None
-    for symbol in ("<=", ">=", "<", ">"):
-        if text.startswith(symbol):
-            comparator = symbol
-            text = text[len(symbol) :].strip()
-            break
+    if text.startswith(("<", ">")):
+        for symbol in ("<=", ">=", "<", ">"):
+            if text.startswith(symbol):
+                comparator = symbol
+                text = text[len(symbol) :].strip()
+                break
     number = parse_number(text)
     if number < 0:
         raise ValueProblem("value-negative", f"{text!r}: a result cannot be negative")
-    return ResultValue(number, comparator, exponent_written="e" in text.lower())
+    return ResultValue(number, comparator, exponent_written="e" in text or "E" in text)
 
 
 def convert(value: Decimal, unit: str, test: LabTest) -> Decimal:
@@ -89,11 +90,15 @@ def convert(value: Decimal, unit: str, test: LabTest) -> Decimal:
 
 def quantity(value: Decimal, unit: str, comparator: str | None = None) -> dict[str, object]:
     """An R4 Quantity in UCUM (https://hl7.org/fhir/R4/datatypes.html#Quantity)."""
-    out: dict[str, object] = {"value": decimal_json(value)}
     if comparator:
-        out["comparator"] = comparator
-    out.update(unit=unit, system=UCUM, code=unit)
-    return out
+        return {
+            "value": decimal_json(value),
+            "comparator": comparator,
+            "unit": unit,
+            "system": UCUM,
+            "code": unit,
+        }
+    return {"value": decimal_json(value), "unit": unit, "system": UCUM, "code": unit}
 
 
 def problem(exc: ValueProblem, severity: Literal["error", "warning"] = "error") -> Issue:

@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 
 from adapter.issues import Issue, IssueCode, UsageError
 from adapter.mapping.bundle import BundleBuilder, MapResult
-from adapter.sources.delimited import Fields, Row, read_rows, required_present, vocabulary
+from adapter.sources.delimited import Fields, Row, read_rows
 from adapter.sources.site import DelimitedSource, SiteConfig
 from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
 
@@ -69,13 +69,19 @@ class RowCheck:
         return self.row.values.get(name, "")
 
     def text(self, name: str) -> str:
-        """The cell after the site vocabulary of the field ('' when absent)."""
-        return vocabulary(self.section, name, self.cell(name))
+        """The cell after the site vocabulary of the field ('' when absent), as
+        :func:`adapter.sources.delimited.vocabulary` applies it."""
+        value = self.row.values.get(name, "")
+        table = self.section.vocabularies.get(name)
+        return table.get(value, value) if table else value
 
     def require(self, names: Iterable[str]) -> None:
-        """An error for each empty cell among ``names``."""
-        for name in required_present(self.row, list(names)):
-            self.error("required-cell", name, f"{name} is empty", "required")
+        """An error for each empty cell among ``names``, as found by
+        :func:`adapter.sources.delimited.required_present`."""
+        values = self.row.values
+        for name in names:
+            if not values.get(name):
+                self.error("required-cell", name, f"{name} is empty", "required")
 
     def one_of(self, name: str, allowed: Collection[str], rule: str) -> str:
         """The cell after the vocabulary; an error when it is set and not in ``allowed``."""
@@ -130,6 +136,8 @@ def settle(
 
     Returns the placed issues and whether the row is accepted.
     """
+    if sound and not issues:  # the common row: nothing to place
+        return [], True
     located = [locate(i, f"{source_name}:row {row.number}") for i in issues]
     if sound and not any(i.is_error for i in located):
         return located, True
@@ -169,6 +177,9 @@ def decide(
     read = rejected = 0
     for row, record, row_issues in rows:
         read += 1
+        if record is not None and not row_issues:  # the common row: accepted, nothing to place
+            accept(record)
+            continue
         located, accepted = settle(row, site, source_name, row_issues, record is not None)
         issues.extend(located)
         if record is None or not accepted:

@@ -109,7 +109,7 @@ def read_rows(
         )
     width = len(header)
     for number, cells in enumerate(reader, start=2):
-        if not cells or all(not c.strip() for c in cells):
+        if not "".join(cells).strip():  # no cells, or only blank ones
             continue
         row = Row(
             number,
