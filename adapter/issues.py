@@ -125,27 +125,3 @@ def to_operation_outcome(issues: Iterable[Issue]) -> dict[str, Any]:
             {"severity": "information", "code": "informational", "diagnostics": "No issues."}
         ]
     return {"resourceType": "OperationOutcome", "issue": rendered}
-
-
-def issues_from_operation_outcome(outcome: dict[str, Any]) -> list[Issue]:
-    """Read issues back from an OperationOutcome (used for stored rejects and peer results)."""
-    out: list[Issue] = []
-    for raw in outcome.get("issue", []):
-        details = raw.get("details") or {}
-        kept = [
-            e["valueString"]
-            for e in raw.get("extension", [])
-            if e.get("url") == EXT_REJECTED_RECORD
-        ]
-        out.append(
-            Issue(
-                severity=raw["severity"],
-                code=raw["code"],
-                diagnostics=raw.get("diagnostics", ""),
-                rule=details.get("text"),
-                expression=tuple(raw.get("expression", ())),
-                location=tuple(raw.get("location", ())),
-                source_record=kept[0] if kept else None,
-            )
-        )
-    return out

@@ -14,7 +14,7 @@ from adapter import __version__
 from adapter.cli import iscn, mainjob, mapcmd, protocol, serve, validate
 from adapter.issues import UsageError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,33 +76,6 @@ class Chromosome:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
-STRUCTURAL_KINDS = (
-    "add",
-    "del",
-    "der",
-    "dic",
-    "dup",
-    "fra",
-    "h",
-    "hsr",
-    "i",
-    "idic",
-    "ider",
-    "ins",
-    "inv",
-    "qdp",
-    "r",
-    "rob",
-    "t",
-    "tan",
-    "tas",
-    "trc",
-    "trp",
-    "psu dic",
-    "psu idic",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Structural:
     """A structural rearrangement (ISCN 2020 ch. 9).

@@ -76,8 +76,7 @@ class RowCheck:
         return table.get(value, value) if table else value
 
     def require(self, names: Iterable[str]) -> None:
-        """An error for each empty cell among ``names``, as found by
-        :func:`adapter.sources.delimited.required_present`."""
+        """An error for each empty cell among ``names``."""
         values = self.row.values
         for name in names:
             if not values.get(name):

@@ -149,9 +149,6 @@ class Protocol:
         value = self._get(name).value
         return value if isinstance(value, bool) else str(value).lower() == "true"
 
-    def has(self, name: str) -> bool:
-        return name in self.params
-
     def used(self, *names: str) -> dict[str, ParamValue]:
         """The values of the named parameters, for a finding's ``parameters``."""
         return {n: self.params[n].value for n in names if n in self.params}

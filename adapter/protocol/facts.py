@@ -26,7 +26,6 @@ SCT_B_ALL = "277571004"
 SCT_BONE_MARROW = "14016003"
 SCT_CNS = ("21483005", "12738006", "2748008")  # CNS; brain and spinal cord (terminology.md §5.2)
 SCT_TESTIS = "40689003"
-SCT_IV = "47625008"
 SCT_INTRATHECAL = "72607000"
 EDQM = "http://standardterms.edqm.eu"
 EDQM_INTRATHECAL = "20042000"  # terminology.md §5.3 (V-src)
@@ -47,7 +46,6 @@ LOINC_DISEASE_STATUS = "97509-4"
 SCT_FULL_REMISSION = "550991000124107"
 #: CancerDiseaseStatus values meaning "no remission" (contract.md: improved, stable, worsened).
 SCT_NOT_IN_REMISSION = ("268910001", "359746009", "271299001")
-SCT_UNDETERMINED = "709137006"
 NCIT_LEUKEMIA_FINDING = "C167435"
 BALL_MRD = "mrd-flow"
 BALL_FRONTLINE = "frontline-therapy"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from adapter.issues import Issue, UsageError
@@ -148,8 +148,3 @@ def vocabulary(section: DelimitedSource, field: str, value: str) -> str:
     """Apply the site vocabulary of a field to a cell value (unchanged when not listed)."""
     table = section.vocabularies.get(field)
     return table.get(value, value) if table else value
-
-
-def required_present(row: Row, names: Collection[str]) -> list[str]:
-    """The names among ``names`` whose cell is empty in ``row``."""
-    return [n for n in names if not row.values.get(n)]

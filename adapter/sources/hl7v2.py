@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 
 BOM = b"\xef\xbb\xbf"
-ENVELOPE = frozenset({"FHS", "BHS", "BTS", "FTS"})
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _MLLP = b"\x0b\x1c"
 

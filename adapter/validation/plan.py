@@ -127,7 +127,6 @@ class Plan:
     abstract: bool
     root: ElementDef
     by_id: dict[str, ElementDef]
-    base_definition: str | None
     contexts: tuple[str, ...] = ()
     regex: re.Pattern[str] | None = None
 
@@ -337,7 +336,6 @@ def compile_structure_definition(sd: dict[str, Any]) -> Plan:
         abstract=bool(sd.get("abstract", False)),
         root=root,
         by_id=by_id,
-        base_definition=sd.get("baseDefinition"),
         contexts=tuple(str(c.get("expression", "")) for c in sd.get("context", [])),
     )
     if plan.kind == "primitive-type":

@@ -194,12 +194,6 @@ class Registry:
         res = self.get(url)
         return res if res is not None and res.get("resourceType") == "StructureDefinition" else None
 
-    def type_url(self, type_code: str) -> str:
-        """Canonical URL of the base StructureDefinition of a FHIR type or resource type."""
-        if type_code.startswith("http"):
-            return type_code
-        return f"http://hl7.org/fhir/StructureDefinition/{type_code}"
-
     def sd_type(self, url: str) -> str | None:
         """The ``type`` a StructureDefinition constrains (cached; None when unknown)."""
         if url not in self._types:

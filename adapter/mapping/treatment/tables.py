@@ -32,7 +32,6 @@ class TreatmentTables(_Frozen):
     basis_bsa: Code
     basis_fixed: Code
     termination_reasons: dict[str, Code]
-    termination_reason_codes: list[str]
     relapse_sites: dict[str, Code]
     protocols: dict[str, str]
     risk_groups: list[str]

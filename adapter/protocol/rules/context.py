@@ -58,9 +58,6 @@ class CourseRun:
     def date_of(self, day: int) -> Date | None:
         return None if self.start is None else self.start + dt.timedelta(days=day - 1)
 
-    def day_of(self, date: Date) -> int | None:
-        return None if self.start is None else (date - self.start).days + 1
-
 
 @dataclass
 class Ctx:
