@@ -61,15 +61,15 @@ def _escape(key: str) -> str:
     return key.replace("\\", "\\\\").replace("|", "\\|") if ("|" in key or "\\" in key) else key
 
 
-@lru_cache(maxsize=1 << 16)
-def deterministic_id(resource_type: str, *keys: str) -> str:
+def unique_id(resource_type: str, *keys: str) -> str:
     """uuid5 of the resource type and the source business keys (contract.md "Identity").
 
     The same source record always yields the same id, so a re-sent record updates instead of
     duplicating.  Keys are joined with ``|``, escaped inside keys.  RFC 4122 section 4.3 name-based
-    uuid, computed directly with hashlib (equal to ``uuid.uuid5``, without its overhead) and cached
-    because the same patient and specimen keys recur on many rows: the sha1 hex digest with the
-    version digit (``5``, section 4.1.3) and the variant bits (section 4.1.1) set.
+    uuid, computed directly with hashlib (equal to ``uuid.uuid5``, without its overhead): the sha1
+    hex digest with the version digit (``5``, section 4.1.3) and the variant bits (section 4.1.1)
+    set.  Uncached: for keys met once per file (the Observation of a row); keys that recur (a
+    patient, a specimen) go through :func:`deterministic_id`.
     """
     joined = "|".join(keys)
     if joined.count("|") != len(keys) - 1 or "\\" in joined:  # a key holds '|' or '\\'
@@ -77,6 +77,10 @@ def deterministic_id(resource_type: str, *keys: str) -> str:
     name = f"{resource_type}|{joined}" if keys else resource_type
     h = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()  # noqa: S324
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+#: :func:`unique_id`, cached: the same patient and specimen keys recur on many rows.
+deterministic_id = lru_cache(maxsize=1 << 16)(unique_id)
 
 
 def urn(resource_id: str) -> str:

@@ -27,6 +27,17 @@ def test_all_mapped_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err == ""
 
 
+def test_without_output_the_bundle_goes_to_stdout(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(GOOD.read_text().splitlines()[:5]) + "\n")
+    out = tmp_path / "b.json"
+    assert main(["map", "lab", str(good), "-o", str(out)]) == 0
+    assert main(["map", "lab", str(good)]) == 0
+    assert capsysbinary.readouterr().out == out.read_bytes()  # the same bytes, not re-encoded
+
+
 def test_rejects_exit_1_with_outcome_and_stderr_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

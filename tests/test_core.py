@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.fhir import _NAMESPACE, deterministic_id
+from adapter.fhir import _NAMESPACE, deterministic_id, unique_id
 from adapter.issues import (
     EXT_REJECTED_RECORD,
     Issue,
@@ -28,6 +28,7 @@ def test_deterministic_id_is_rfc4122_uuid5_of_the_escaped_name(keys: tuple[str, 
     escaped = [k.replace("\\", "\\\\").replace("|", "\\|") for k in keys[1:]]
     expected = uuid.uuid5(_NAMESPACE, "|".join([keys[0], *escaped]))
     assert deterministic_id(*keys) == str(expected)
+    assert unique_id(*keys) == str(expected)  # the same id, uncached
     assert uuid.UUID(deterministic_id(*keys)).version == 5
 
 

@@ -87,7 +87,7 @@ def map_job(job: Job, out: Path) -> MapResult:
     jobs before it), and write its Bundle to ``out/<job>.bundle.json``."""
     context = [out / f"{name}.bundle.json" for name in job.context]
     result = map_file(job.source, job.input, load_site(job.site), None, context)
-    (out / f"{job.name}.bundle.json").write_text(bundle_json(result.bundle), encoding="utf-8")
+    (out / f"{job.name}.bundle.json").write_bytes(bundle_json(result.bundle))
     return result
 
 
@@ -146,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"ball-fhir main job: {len(jobs)} source files -> {out}/\n")
     sys.stdout.write(_table(rows))
     combined = combine(bundles)
-    (out / "all.bundle.json").write_text(bundle_json(combined), encoding="utf-8")
+    (out / "all.bundle.json").write_bytes(bundle_json(combined))
     as_of = args.as_of or dt.date.today()
     evaluations = evaluate(combined, load_content(None), as_of)
     write_json(

@@ -10,6 +10,10 @@ Every mapper collects its resources in a :class:`BundleBuilder` and finishes wit
 - everything else: ``PUT <type>/<deterministic id>``, so a re-sent record updates, never duplicates.
 
 Entries are ordered by first appearance; the same input gives a byte-identical Bundle.
+
+The resources of one Bundle may share their constant parts (:class:`SharedParts`: a meta, a
+code, a reference, a source-row extension), so a mapped Bundle is read-only: copy it
+(``copy.deepcopy``) before editing a resource in place.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from adapter import __version__
 from adapter.fhir import (
@@ -26,7 +32,9 @@ from adapter.fhir import (
     PROFILE_PROVENANCE,
     URI_SYSTEM,
     Resource,
+    concept,
     deterministic_id,
+    ref,
     urn,
 )
 from adapter.issues import Issue, has_errors
@@ -43,75 +51,140 @@ def patient_id(system: str, value: str) -> str:
     return deterministic_id("Patient", system, value)
 
 
-def to_fhir_patient(system: str, value: str) -> Resource:
-    """A minimal Patient (profile ball-patient) carrying only the site identifier."""
+def to_fhir_patient(system: str, value: str, meta: dict[str, Any]) -> Resource:
+    """A minimal Patient (profile ball-patient, ``meta``) carrying only the site identifier."""
     return {
         "resourceType": "Patient",
-        "meta": {"profile": [PROFILE_PATIENT]},
+        "meta": meta,
         "identifier": [{"system": system, "value": value}],
     }
 
 
-@dataclass(slots=True)
-class _Entry:
-    resource: Resource
-    request: dict[str, str]
-    rows: list[int] = field(default_factory=list)
+def _meta(profile: str) -> dict[str, Any]:
+    return {"profile": [profile]}
 
 
-@dataclass(slots=True)
+def _concepts(system: str, code: str, display: str | None = None) -> list[dict[str, Any]]:
+    return [concept(system, code, display)]
+
+
+def _source_row(row: int) -> dict[str, Any]:
+    return {"url": EXT_SOURCE_ROW, "valuePositiveInt": row}
+
+
+class SharedParts:
+    """Equal constant parts of the resources of one Bundle, built once and then shared.
+
+    A 100,000-row lab export repeats the same meta, category, code, method, device and patient
+    reference on thousands of resources; one dict per distinct value (instead of one per
+    resource) means fewer objects to build and free (benchmarks/map_lab.py).  The JSON is the
+    same either way.  Each is a cached function of its arguments: ``concept`` and ``ref``
+    as :func:`adapter.fhir.concept` / :func:`adapter.fhir.ref`, ``concepts`` (a list of that one
+    concept, as ``Observation.category``), ``meta(profile)``,
+    ``source_row(row)`` (the ``ball-source-row`` extension), ``text(s)`` (``{"text": s}``) and
+    ``display(s)`` (``{"display": s}``).
+    """
+
+    __slots__ = ("concept", "concepts", "display", "meta", "ref", "source_row", "text")
+
+    def __init__(self) -> None:
+        self.concept = cache(concept)
+        self.concepts = cache(_concepts)
+        self.ref = cache(ref)
+        self.meta = cache(_meta)
+        self.source_row = cache(_source_row)
+        self.text = cache(lambda text: {"text": text})
+        self.display = cache(lambda display: {"display": display})
+
+
 class BundleBuilder:
-    """Collects resources for one source file and renders the transaction Bundle."""
+    """Collects resources for one source file and renders the transaction Bundle.
 
-    entries: dict[str, _Entry] = field(default_factory=dict)
+    The Bundle's entry list and the Provenance's target list (one ``ball-source-row``
+    extension per source row, the row's one shared dict) grow as resources are put, so
+    :meth:`build` walks nothing and no per-entry bookkeeping object is kept.
+    """
+
+    __slots__ = ("_by_id", "_entries", "_targets", "parts")
+
+    def __init__(self) -> None:
+        self.parts = SharedParts()
+        #: resource id -> (its Bundle entry, the ``ball-source-row`` extensions of its target)
+        self._by_id: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self._entries: list[dict[str, Any]] = []
+        self._targets: list[dict[str, Any]] = []
 
     def __contains__(self, resource_id: str) -> bool:
-        return resource_id in self.entries
+        return resource_id in self._by_id
 
     def get(self, resource_id: str) -> Resource:
-        return self.entries[resource_id].resource
+        resource: Resource = self._by_id[resource_id][0]["resource"]
+        return resource
+
+    def _add(
+        self, rid: str, resource: Resource, request: dict[str, str], row: int | None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """A new entry and target; ``row``: its first source row.  Returns (fullUrl, rows)."""
+        url = urn(rid)
+        entry = {"fullUrl": url, "resource": resource, "request": request}
+        rows = [] if row is None else [self.parts.source_row(row)]
+        self._by_id[rid] = (entry, rows)
+        self._entries.append(entry)
+        self._targets.append({"extension": rows, "reference": url})
+        return url, rows
 
     def add_patient(self, system: str, value: str, row: int) -> str:
         """Add (once) the Patient with this identifier; returns its id for references."""
         pid = patient_id(system, value)
-        entry = self.entries.get(pid)
-        if entry is None:
-            entry = self.entries[pid] = _Entry(
-                to_fhir_patient(system, value),
-                {"method": "POST", "url": "Patient", "ifNoneExist": f"identifier={system}|{value}"},
-            )
-        rows = entry.rows
-        if not rows or rows[-1] != row:  # as note_row
-            rows.append(row)
+        found = self._by_id.get(pid)
+        if found is None:
+            request = {
+                "method": "POST",
+                "url": "Patient",
+                "ifNoneExist": f"identifier={system}|{value}",
+            }
+            patient = to_fhir_patient(system, value, self.parts.meta(PROFILE_PATIENT))
+            self._add(pid, patient, request, row)
+        else:
+            rows = found[1]
+            extension = self.parts.source_row(row)  # as _note
+            if rows[-1] is not extension:
+                rows.append(extension)
         return pid
 
-    def put(self, resource: Resource, rows: Iterable[int]) -> None:
-        """Add a resource with an id (or record more source rows for one already added)."""
+    def put(self, resource: Resource, rows: Iterable[int]) -> str:
+        """Add a resource with an id (or record more source rows for one already added).
+
+        Returns the entry's fullUrl, to share in the references to the resource."""
         rid = resource["id"]
-        entry = self.entries.get(rid)
-        if entry is None:
-            entry = self.entries[rid] = _Entry(
-                resource, {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
-            )
-        noted = entry.rows
+        found = self._by_id.get(rid)
+        if found is None:
+            request = {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
+            url, noted = self._add(rid, resource, request, None)
+        else:
+            url, noted = found[0]["fullUrl"], found[1]
         for row in rows:
-            if not noted or noted[-1] != row:
-                noted.append(row)
+            self._note(noted, row)
+        return url
+
+    def replace(self, resource: Resource) -> None:
+        """Put a new version of a resource already added (same id), keeping its rows."""
+        self._by_id[resource["id"]][0]["resource"] = resource
 
     def note_row(self, rid: str, row: int) -> None:
         """Record one more source row for a resource already added."""
-        rows = self.entries[rid].rows
-        if not rows or rows[-1] != row:
-            rows.append(row)
+        self._note(self._by_id[rid][1], row)
+
+    def _note(self, rows: list[dict[str, Any]], row: int) -> None:
+        extension = self.parts.source_row(row)  # one shared dict per row
+        if not rows or rows[-1] is not extension:
+            rows.append(extension)
 
     def build(self, source_name: str, data: bytes, recorded: str) -> Resource:
         """The transaction Bundle, with a Provenance when anything was mapped."""
         digest = sha256_uri(data)
-        entries = [
-            {"fullUrl": f"urn:uuid:{rid}", "resource": e.resource, "request": e.request}
-            for rid, e in self.entries.items()
-        ]
-        if self.entries:
+        entries = list(self._entries)
+        if entries:
             provenance = self._provenance(source_name, digest, recorded)
             entries.append(
                 {
@@ -128,18 +201,11 @@ class BundleBuilder:
         }
 
     def _provenance(self, source_name: str, digest: str, recorded: str) -> Resource:
-        targets = [
-            {
-                "extension": [{"url": EXT_SOURCE_ROW, "valuePositiveInt": r} for r in e.rows],
-                "reference": f"urn:uuid:{rid}",
-            }
-            for rid, e in self.entries.items()
-        ]
         return {
             "resourceType": "Provenance",
             "id": deterministic_id("Provenance", digest),
-            "meta": {"profile": [PROFILE_PROVENANCE]},
-            "target": targets,
+            "meta": self.parts.meta(PROFILE_PROVENANCE),
+            "target": list(self._targets),
             "recorded": recorded,
             "agent": [{"who": {"display": f"ball-fhir {__version__}"}}],
             "entity": [

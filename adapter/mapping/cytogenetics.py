@@ -606,7 +606,7 @@ def _add_record(
     builder: BundleBuilder, site: SiteConfig, codes: CytogeneticsCodes, record: CytogeneticsRecord
 ) -> None:
     builder.add_patient(site.patient_identifier_system, record.patient_id, record.row)
-    builder.put(to_fhir_specimen(site, record), [record.row])
+    builder.put(to_fhir_specimen(site, record, builder.parts), [record.row])
     if record.method == "karyotype":
         builder.put(to_fhir_karyotype(site, codes, record), [record.row])
     for finding in record.findings:

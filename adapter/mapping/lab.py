@@ -14,9 +14,9 @@ ball-diagnostic-report, ball-provenance (profiles/input/fsh).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from adapter.fhir import (
     BALL_CONCEPTS,
@@ -29,13 +29,12 @@ from adapter.fhir import (
     V2_0074,
     V3_INTERPRETATION,
     Resource,
-    coding,
-    concept,
     deterministic_id,
     ref,
+    unique_id,
 )
 from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult
+from adapter.mapping.bundle import BundleBuilder, MapResult, SharedParts, patient_id
 from adapter.mapping.mrd import mrd_value
 from adapter.mapping.quantities import (
     LabTest,
@@ -57,7 +56,6 @@ FIELDS = Fields(
     ),
     optional=frozenset({"unit", "events_analyzed", "lod", "method", "instrument", "comment"}),
 )
-_NEEDED_CELLS = ("patient_id", "specimen_id", "collected_at", "specimen", "test", "status")
 
 #: Specimen kinds (ball-concepts; SNOMED specimen codes are not verified, terminology.md §9) and
 #: the collection body site where one is verified (SNOMED 14016003 bone marrow structure, §5.2).
@@ -97,15 +95,14 @@ class SpecimenRecord(Protocol):
     def specimen(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LabRecord:
-    """A checked lab row, ready to become FHIR."""
+class LabResult(NamedTuple):
+    """What a lab row reports, apart from whose specimen and when: the test and its value.
 
-    row: int
-    patient_id: str
-    specimen_id: str
-    collected_at: str
-    specimen: str
+    Records of the hot paths are NamedTuples (as :class:`Row`): immutable, and built at a fifth
+    of the cost of a frozen dataclass.
+    """
+
+    specimen: str  # the specimen kind (SPECIMEN_KINDS)
     test: LabTest
     status: str
     value: Decimal | None
@@ -119,6 +116,20 @@ class LabRecord:
     comment: str | None
 
 
+class LabRecord(NamedTuple):
+    """A checked lab row, ready to become FHIR: whose specimen, when, and its result."""
+
+    row: int
+    patient_id: str
+    specimen_id: str
+    collected_at: str
+    result: LabResult
+
+    @property
+    def specimen(self) -> str:
+        return self.result.specimen
+
+
 def map_lab(
     data: bytes,
     source_name: str,
@@ -130,13 +141,13 @@ def map_lab(
     """Map a lab export to one transaction Bundle; rejected rows are kept in the issues."""
     section: LabSource = section_of(site, "lab")
     builder = BundleBuilder()
-    reports: dict[str, list[tuple[LabRecord, str]]] = {}
+    parts = builder.parts
+    patient_system = site.patient_identifier_system
+    reports: dict[str, SpecimenReport] = {}
     seen: dict[str, int] = {}
     specimens: dict[str, tuple[str, str, str]] = {}
 
-    def check(row: Row) -> tuple[LabRecord | None, list[Issue]]:
-        return check_lab_row(row, site, section, ctx)
-
+    check = LabRowChecker(site, section, ctx)
     #: row -> (Observation id, Specimen id), computed once per row
     ids: dict[int, tuple[str, str]] = {}
 
@@ -150,26 +161,93 @@ def map_lab(
             row_issues.append(conflict)
 
     def accept(record: LabRecord) -> None:
-        obs_id, spec_id = ids.pop(record.row)
-        seen[obs_id] = record.row
-        _add_record(builder, site, record, obs_id, spec_id)
-        results = reports.get(spec_id)
-        if results is None:
-            results = reports[spec_id] = []
-        results.append((record, obs_id))
+        row = record.row
+        obs_id, spec_id = ids.pop(row)
+        seen[obs_id] = row
+        patient = parts.ref(builder.add_patient(patient_system, record.patient_id, row))
+        report = reports.get(spec_id)
+        if report is None:
+            builder.put(to_fhir_specimen(site, record, parts), (row,))
+            report = reports[spec_id] = SpecimenReport(
+                to_fhir_diagnostic_report(site, spec_id, record, parts)
+            )
+            builder.put(report.resource, (row,))
+        else:
+            builder.note_row(spec_id, row)
+            builder.note_row(report.resource["id"], row)
+        url = builder.put(_observation(record, obs_id, patient, parts.ref(spec_id), parts), (row,))
+        report.add(record.result.status, url)
 
     done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
-    for spec_id, results in reports.items():
-        builder.put(to_fhir_diagnostic_report(site, spec_id, results), [r.row for r, _ in results])
     return done.result(builder, source_name, data, recorded)
 
 
-def check_lab_row(
+#: the cells a :class:`LabResult` is read from (all but the row's identity cells); an export
+#: repeats each combination on many rows
+RESULT_CELLS = (
+    "specimen",
+    "test",
+    "status",
+    "value",
+    "unit",
+    "lod",
+    "events_analyzed",
+    "method",
+    "instrument",
+    "comment",
+)
+_IDENTITY_CELLS = ("patient_id", "specimen_id", "collected_at")
+
+
+class LabRowChecker:
+    """Checks lab rows against every lab rule, each row whole (every issue of the row).
+
+    A row's result is a pure function of its :data:`RESULT_CELLS`, and an export repeats the
+    same result cells (a test, its unit, a value written to the lab's precision) and the same
+    collection times on thousands of rows: each distinct combination and each distinct time is
+    checked once per file and its outcome reused (benchmarks/map_lab.py).  Issues are immutable
+    and located by column, so they are shared as they are; each row gets its own list.
+    """
+
+    def __init__(self, site: SiteConfig, section: LabSource, ctx: LabContext) -> None:
+        self.site, self.section, self.ctx = site, section, ctx
+        self._results: dict[tuple[str | None, ...], tuple[LabResult | None, tuple[Issue, ...]]]
+        self._results = {}
+        self._times: dict[str, str] = {}
+
+    def __call__(self, row: Row) -> tuple[LabRecord | None, list[Issue]]:
+        """The record of a row (only when it has no error) and the row's issues."""
+        values = row.values
+        key = tuple(map(values.get, RESULT_CELLS))
+        found = self._results.get(key)
+        if found is None:
+            found = self._results[key] = check_result(row, self.site, self.section, self.ctx)
+        result, result_issues = found
+        patient, specimen, when = (
+            values["patient_id"],
+            values["specimen_id"],
+            values["collected_at"],
+        )
+        collected = self._times.get(when)
+        if result is not None and patient and specimen and collected is not None:
+            return LabRecord(row.number, patient, specimen, collected, result), list(result_issues)
+        check = RowCheck(row, self.site, self.section)
+        check.require(_IDENTITY_CELLS)
+        check.issues += result_issues
+        if collected is None and (collected := check.when("collected_at")) is not None:
+            self._times[when] = collected
+        if result is None or collected is None or check.failed:
+            return None, check.issues
+        return LabRecord(row.number, patient, specimen, collected, result), check.issues
+
+
+def check_result(
     row: Row, site: SiteConfig, section: LabSource, ctx: LabContext
-) -> tuple[LabRecord | None, list[Issue]]:
-    """Check one row against every lab rule; a record only when nothing is wrong."""
-    check = RowCheck.start(row, site, section, _NEEDED_CELLS)
-    issues, bad = check.issues, check.error  # bad(rule, column, message, code="value")
+) -> tuple[LabResult | None, tuple[Issue, ...]]:
+    """Check the :data:`RESULT_CELLS` of a row: specimen kind, test, status, value, unit, LOD,
+    events; the result only when none of them is wrong."""
+    check = RowCheck(row, site, section)
+    check.require(("specimen", "test", "status"))
     specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
     status = check.one_of("status", STATUSES, "status-unknown")
     test: LabTest | None = None
@@ -178,70 +256,65 @@ def check_lab_row(
         target = ctx.test_codes.translate(local_test)
         test = ctx.tests.get((target.system, target.code)) if target else None
         if test is None:
-            bad(
+            check.error(
                 "test-code-unknown",
                 "test",
                 f"test code {local_test!r} has no mapping in ConceptMap {ctx.test_codes.url}",
                 "code-invalid",
             )
-    collected = check.when("collected_at") or ""
     lod = check.decimal("lod")
-    values = row.values
     events: int | None = None
-    events_text = values.get("events_analyzed")
+    events_text = check.cell("events_analyzed")
     if events_text:
         if events_text.isdigit():
             events = int(events_text)
         else:
-            bad("events-format", "events_analyzed", f"{events_text!r} is not a whole number")
+            check.error(
+                "events-format", "events_analyzed", f"{events_text!r} is not a whole number"
+            )
     raw_value = check.text("value")
-    result: ResultValue | None = None
+    value: ResultValue | None = None
     if raw_value:
         try:
-            result = parse_result(raw_value, lambda t: parse_decimal(t, site))
+            value = parse_result(raw_value, lambda t: parse_decimal(t, site))
         except ValueProblem as exc:
-            bad(exc.rule, "value", str(exc))
+            check.error(exc.rule, "value", str(exc))
     elif status and status != "cancelled":
-        bad(
+        check.error(
             "required-cell",
             "value",
             "value is empty (only a cancelled result may have none)",
             "required",
         )
-    unit_text = values.get("unit", "")
+    unit_text = check.cell("unit")
     unit = section.units.get(unit_text, unit_text) or None
-    if issues or test is None:
-        return None, issues
-    measured = Measured()
-    if result is not None:
-        found, value_issues = measure(result, unit, lod, test, section.mrd_unit)
-        issues.extend(value_issues)
+    if check.issues or test is None:
+        return None, tuple(check.issues)
+    measured = NOT_MEASURED
+    if value is not None:
+        found, value_issues = measure(value, unit, lod, test, section.mrd_unit)
+        check.issues += value_issues
         if found is None:
-            return None, issues
+            return None, tuple(check.issues)
         measured = found
-    return LabRecord(
-        row=row.number,
-        patient_id=values["patient_id"],
-        specimen_id=values["specimen_id"],
-        collected_at=collected,
-        specimen=specimen,
-        test=test,
-        status=STATUSES[status],
-        value=measured.value,
-        comparator=measured.comparator,
-        lod=measured.lod,
-        interpretation=measured.interpretation,
-        events_analyzed=events,
-        original=f"{raw_value} {measured.reported}" if measured.reported else None,
-        method=values.get("method") or None,
-        instrument=values.get("instrument") or None,
-        comment=values.get("comment") or None,
-    ), issues
+    return LabResult(
+        specimen,
+        test,
+        STATUSES[status],
+        measured.value,
+        measured.comparator,
+        measured.lod,
+        measured.interpretation,
+        events,
+        f"{raw_value} {measured.reported}" if measured.reported else None,
+        check.cell("method") or None,
+        check.cell("instrument") or None,
+        check.cell("comment") or None,
+    ), tuple(check.issues)
 
 
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """A result in its test's unit (all ``None``: no value, as for a cancelled result)."""
+class Measured(NamedTuple):
+    """A result in its test's unit (:data:`NOT_MEASURED`: no value, as for a cancelled result)."""
 
     value: Decimal | None = None
     comparator: str | None = None
@@ -250,6 +323,9 @@ class Measured:
     #: what follows the value as written in "Reported as ...": ``(fraction)`` for an MRD
     #: fraction, else the unit written when the value was converted; ``None`` when unchanged
     reported: str | None = None
+
+
+NOT_MEASURED = Measured()
 
 
 def measure(
@@ -281,7 +357,7 @@ def measure(
         value = convert(result.number, unit, test)
     except ValueProblem as exc:
         return None, [Issue("error", "value", str(exc), rule=exc.rule, location=("unit",))]
-    return Measured(value, result.comparator, reported=unit if unit != test.unit else None), []
+    return Measured(value, result.comparator, None, None, unit if unit != test.unit else None), []
 
 
 def specimen_id(site: SiteConfig, local_id: str) -> str:
@@ -290,12 +366,12 @@ def specimen_id(site: SiteConfig, local_id: str) -> str:
 
 
 def _observation_id(site: SiteConfig, record: LabRecord) -> str:
-    return deterministic_id(
+    return unique_id(
         "Observation",
         site.specimen_identifier_system,
         record.specimen_id,
-        record.test.system,
-        record.test.code,
+        record.result.test.system,
+        record.result.test.code,
     )
 
 
@@ -320,113 +396,96 @@ def specimen_conflict(
     earlier = known.setdefault(spec_id, facts)
     if earlier == facts:
         return None
-    for field, old, new in zip(_SPECIMEN_FACTS, earlier, facts, strict=True):
+    for name, old, new in zip(_SPECIMEN_FACTS, earlier, facts, strict=True):
         if old != new:
-            message = f"{noun} {record.specimen_id!r} was given another {field} on an earlier row"
+            message = f"{noun} {record.specimen_id!r} was given another {name} on an earlier row"
             return Issue(
                 "error",
                 "business-rule",
                 f"{message} ({old!r}, here {new!r})" if values else message,
                 rule="specimen-conflict",
-                location=(field,),
+                location=(name,),
             )
     return None
 
 
-def _add_record(
-    builder: BundleBuilder, site: SiteConfig, record: LabRecord, obs_id: str, spec_id: str
-) -> None:
-    row = record.row
-    patient = builder.add_patient(site.patient_identifier_system, record.patient_id, row)
-    if spec_id in builder.entries:
-        builder.note_row(spec_id, row)
-    else:
-        builder.put(to_fhir_specimen(site, record), (row,))
-    builder.put(_observation(record, obs_id, spec_id, patient), (row,))
-
-
-def _patient_ref(site: SiteConfig, record: SpecimenRecord) -> dict[str, Any]:
-    return ref(deterministic_id("Patient", site.patient_identifier_system, record.patient_id))
-
-
-def to_fhir_specimen(site: SiteConfig, record: SpecimenRecord) -> Resource:
-    """Specimen (profile ball-specimen)."""
+def to_fhir_specimen(site: SiteConfig, record: SpecimenRecord, parts: SharedParts) -> Resource:
+    """Specimen (profile ball-specimen); ``parts``: the Bundle's shared parts."""
     display, body_site = SPECIMEN_KINDS[record.specimen]
     collection: dict[str, Any] = {"collectedDateTime": record.collected_at}
     if body_site:
-        collection["bodySite"] = concept(SNOMED, body_site, "Bone marrow structure")
+        collection["bodySite"] = parts.concept(SNOMED, body_site, "Bone marrow structure")
     return {
         "resourceType": "Specimen",
         "id": specimen_id(site, record.specimen_id),
-        "meta": {"profile": [PROFILE_SPECIMEN]},
+        "meta": parts.meta(PROFILE_SPECIMEN),
         "accessionIdentifier": {
             "system": site.specimen_identifier_system,
             "value": record.specimen_id,
         },
-        "type": concept(BALL_CONCEPTS, record.specimen, display),
-        "subject": _patient_ref(site, record),
+        "type": parts.concept(BALL_CONCEPTS, record.specimen, display),
+        "subject": parts.ref(patient_id(site.patient_identifier_system, record.patient_id)),
         "collection": collection,
     }
 
 
 def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Resource:
-    """Observation (profile ball-mrd-observation or ball-lab-observation)."""
-    patient = deterministic_id("Patient", site.patient_identifier_system, record.patient_id)
-    return _observation(record, obs_id, specimen_id(site, record.specimen_id), patient)
+    """Observation (profile ball-mrd-observation or ball-lab-observation), with parts of its own
+    (the HL7 v2 mapper edits them)."""
+    patient = patient_id(site.patient_identifier_system, record.patient_id)
+    spec_id = specimen_id(site, record.specimen_id)
+    return _observation(record, obs_id, ref(patient), ref(spec_id), SharedParts())
 
 
-def _observation(record: LabRecord, obs_id: str, spec_id: str, patient_id: str) -> Resource:
-    """:func:`to_fhir_observation` with the Specimen and Patient ids already known.
-
-    The category and the references are written out as the literals :func:`concept` and
-    :func:`ref` would return (fewer calls per row); each Observation still gets its own dicts.
-    """
-    test = record.test
+def _observation(
+    record: LabRecord,
+    obs_id: str,
+    subject: dict[str, Any],
+    specimen: dict[str, Any],
+    parts: SharedParts,
+) -> Resource:
+    """:func:`to_fhir_observation` with the references known and the parts of ``parts``."""
+    result = record.result
+    test = result.test
     obs: Resource = {
         "resourceType": "Observation",
         "id": obs_id,
-        "meta": {"profile": [PROFILE_MRD if test.kind == "mrd" else PROFILE_LAB]},
-        "status": record.status,
-        "category": [
-            {
-                "coding": [
-                    {"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}
-                ]
-            }
-        ],
-        "code": concept(test.system, test.code, test.display),
-        "subject": {"reference": f"urn:uuid:{patient_id}"},
+        "meta": parts.meta(PROFILE_MRD if test.kind == "mrd" else PROFILE_LAB),
+        "status": result.status,
+        "category": parts.concepts(OBSERVATION_CATEGORY, "laboratory", "Laboratory"),
+        "code": parts.concept(test.system, test.code, test.display),
+        "subject": subject,
         "effectiveDateTime": record.collected_at,
     }
-    if record.value is not None:
-        obs["valueQuantity"] = quantity(record.value, test.unit, record.comparator)
+    if result.value is not None:
+        obs["valueQuantity"] = quantity(result.value, test.unit, result.comparator)
     else:
-        obs["dataAbsentReason"] = concept(DATA_ABSENT, "not-performed", "Not Performed")
-    if record.interpretation:
-        obs["interpretation"] = [concept(V3_INTERPRETATION, record.interpretation)]
-    if record.comment or record.original:
-        notes = [{"text": record.comment}] if record.comment else []
-        if record.original:
-            notes.append({"text": f"Reported as {record.original}"})
+        obs["dataAbsentReason"] = parts.concept(DATA_ABSENT, "not-performed", "Not Performed")
+    if result.interpretation:
+        obs["interpretation"] = parts.concepts(V3_INTERPRETATION, result.interpretation)
+    if result.comment or result.original:
+        notes = [{"text": result.comment}] if result.comment else []
+        if result.original:
+            notes.append({"text": f"Reported as {result.original}"})
         obs["note"] = notes
-    if record.method:
-        obs["method"] = {"text": record.method}
-    obs["specimen"] = {"reference": f"urn:uuid:{spec_id}"}
-    if record.instrument:
-        obs["device"] = {"display": record.instrument}
+    if result.method:
+        obs["method"] = parts.text(result.method)
+    obs["specimen"] = specimen
+    if result.instrument:
+        obs["device"] = parts.display(result.instrument)
     components: list[dict[str, Any]] = []
-    if record.events_analyzed is not None:
+    if result.events_analyzed is not None:
         components.append(
             {
-                "code": concept(BALL_CONCEPTS, "events-analyzed", "Events analyzed"),
-                "valueInteger": record.events_analyzed,
+                "code": parts.concept(BALL_CONCEPTS, "events-analyzed", "Events analyzed"),
+                "valueInteger": result.events_analyzed,
             }
         )
-    if record.lod is not None:
+    if result.lod is not None:
         components.append(
             {
-                "code": concept(BALL_CONCEPTS, "mrd-lod", "MRD limit of detection"),
-                "valueQuantity": quantity(record.lod, "%"),
+                "code": parts.concept(BALL_CONCEPTS, "mrd-lod", "MRD limit of detection"),
+                "valueQuantity": quantity(result.lod, "%"),
             }
         )
     if components:
@@ -446,20 +505,37 @@ def report_status(results: Iterable[str]) -> str:
     return "final"
 
 
+@dataclass(slots=True)
+class SpecimenReport:
+    """The DiagnosticReport of a specimen, completed row by row: each accepted result adds its
+    reference and its status (the report's status follows :func:`report_status`)."""
+
+    resource: Resource
+    statuses: set[str] = field(default_factory=set)
+
+    def add(self, status: str, url: str) -> None:
+        self.resource["result"].append({"reference": url})
+        if status not in self.statuses:
+            self.statuses.add(status)
+            self.resource["status"] = report_status(self.statuses)
+
+
 def to_fhir_diagnostic_report(
-    site: SiteConfig, spec_id: str, results: list[tuple[LabRecord, str]]
+    site: SiteConfig, spec_id: str, first: LabRecord, parts: SharedParts
 ) -> Resource:
-    """DiagnosticReport per specimen (profile ball-diagnostic-report) from (record, id) results."""
-    first = results[0][0]
+    """DiagnosticReport of a specimen (profile ball-diagnostic-report) as its first result
+    ``first`` opens it, with no result yet (:class:`SpecimenReport` adds them)."""
     return {
         "resourceType": "DiagnosticReport",
-        "id": deterministic_id("DiagnosticReport", spec_id),
-        "meta": {"profile": [PROFILE_DIAGNOSTIC_REPORT]},
-        "status": report_status({r.status for r, _ in results}),
-        "category": [{"coding": [coding(V2_0074, "LAB", "Laboratory")]}],
-        "code": concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"),
-        "subject": _patient_ref(site, first),
+        "id": unique_id("DiagnosticReport", spec_id),
+        "meta": parts.meta(PROFILE_DIAGNOSTIC_REPORT),
+        "status": "final",
+        "category": parts.concepts(V2_0074, "LAB", "Laboratory"),
+        "code": parts.concept(
+            BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"
+        ),
+        "subject": parts.ref(patient_id(site.patient_identifier_system, first.patient_id)),
         "effectiveDateTime": first.collected_at,
-        "specimen": [ref(spec_id)],
-        "result": [{"reference": f"urn:uuid:{obs_id}"} for _, obs_id in results],
+        "specimen": [parts.ref(spec_id)],
+        "result": [],
     }

@@ -15,8 +15,8 @@ without its unit; the adapter must never guess"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from adapter.issues import Issue
 from adapter.mapping.quantities import LabTest, ResultValue, convert
@@ -25,8 +25,7 @@ from adapter.sources.values import ValueProblem
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
-class MrdValue:
+class MrdValue(NamedTuple):
     """An MRD result in percent of nucleated cells."""
 
     percent: Decimal

@@ -9,10 +9,9 @@ guess (contract.md "Units traps").
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -48,8 +47,7 @@ def load_lab_tests(path: Path) -> dict[tuple[str, str], LabTest]:
     return {(t.system, t.code): t for t in table.tests}
 
 
-@dataclass(frozen=True, slots=True)
-class ResultValue:
+class ResultValue(NamedTuple):
     """A parsed result cell: ``number`` with an optional comparator, or ``negative``."""
 
     number: Decimal | None
@@ -73,7 +71,7 @@ def parse_result(text: str, parse_number: Callable[[str], Decimal]) -> ResultVal
     number = parse_number(text)
     if number < 0:
         raise ValueProblem("value-negative", f"{text!r}: a result cannot be negative")
-    return ResultValue(number, comparator, exponent_written="e" in text or "E" in text)
+    return ResultValue(number, comparator, False, "e" in text or "E" in text)
 
 
 def convert(value: Decimal, unit: str, test: LabTest) -> Decimal:

@@ -156,8 +156,8 @@ class SiteConfig(_Strict):
     encoding: str = "utf-8"
     delimiter: str = ","
     decimal_separator: Literal[".", ","] = "."
-    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"])
-    datetime_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%dT%H:%M:%S%z"])
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    datetime_formats: tuple[str, ...] = ("%Y-%m-%dT%H:%M:%S%z",)
     time_zone: str | None = None
     patient_identifier_system: str
     specimen_identifier_system: str
@@ -189,13 +189,13 @@ class SiteConfig(_Strict):
 
     @field_validator("date_formats")
     @classmethod
-    def _date_formats(cls, value: list[str]) -> list[str]:
-        return [_check_format(f, with_time=False) for f in value]
+    def _date_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_format(f, with_time=False) for f in value)
 
     @field_validator("datetime_formats")
     @classmethod
-    def _datetime_formats(cls, value: list[str]) -> list[str]:
-        return [_check_format(f, with_time=True) for f in value]
+    def _datetime_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_format(f, with_time=True) for f in value)
 
     @field_validator("time_zone")
     @classmethod

@@ -25,8 +25,9 @@ class ValueProblem(ValueError):
 
 def parse_decimal(text: str, site: SiteConfig) -> Decimal:
     """A decimal written with the site's separator; no thousands separators, no exponent."""
-    candidate = text.replace(site.decimal_separator, ".") if site.decimal_separator != "." else text
-    if site.decimal_separator == "," and "." in text:
+    separator = site.decimal_separator
+    candidate = text if separator == "." else text.replace(separator, ".")
+    if separator == "," and "." in text:
         raise ValueProblem("number-format", f"{text!r}: this site writes decimals with ','")
     try:
         value = Decimal(candidate)
@@ -50,7 +51,7 @@ def decimal_json(value: Decimal) -> int | float:
 def parse_datetime(text: str, site: SiteConfig) -> str:
     """A date or timestamp as an R4 dateTime string, keeping the precision of the source."""
     return _parse_datetime(
-        text, tuple(site.datetime_formats), tuple(site.date_formats), site.time_zone, site.site
+        text, site.datetime_formats, site.date_formats, site.time_zone, site.site
     )
 
 

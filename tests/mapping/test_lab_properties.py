@@ -3,7 +3,8 @@
 - generated valid rows always map; every emitted value traces to its input cell; ids are unique
   and every reference resolves inside the Bundle;
 - generated garbage never crashes the mapper, and every Observation is accounted for by a mapped
-  (never a rejected) row.
+  (never a rejected) row;
+- the row checker's per-file memo of repeated cells never changes a row's outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 
 from adapter.cli.mapcmd import lab_context
 from adapter.issues import UsageError
-from adapter.mapping.lab import map_lab
+from adapter.mapping.lab import FIELDS, LabRowChecker, map_lab
+from adapter.sources.delimited import read_rows
 from adapter.sources.site import load_site
 from tests.bundle_checks import assert_bundle_invariants, provenance_rows
 from tests.conftest import RECORDED
@@ -139,3 +141,40 @@ def test_garbage_never_crashes_and_every_observation_has_a_mapped_row(rows) -> N
     assert_bundle_invariants(result.bundle)
     for url, numbers in provenance_rows(result.bundle).items():
         assert not set(numbers) & rejected_rows, f"{url} built from a rejected row"
+
+
+#: the values each cell of a memo-test row takes (good and bad ones): few, so rows repeat cells
+MEMO_CELLS = [
+    ["P1", "P2", ""],
+    ["S1", "S2", ""],
+    ["2024-03-01", "2024-03-01T09:00:00+03:00", "01.03.2024", ""],
+    ["bone-marrow", "peripheral-blood", "marrow"],
+    ["mrd-flow", "cd3-abs", "nope"],
+    ["0.01", "<0.01", "negative", "120", "1e-4", "x", ""],
+    ["%", "fraction", "10*6/mL", ""],
+    ["", "500000", "many"],
+    ["", "0.005", "0,005"],
+    ["final", "cancelled", "done"],
+]
+
+
+@SETTINGS
+@given(st.data())
+def test_the_per_file_memo_never_changes_a_rows_outcome(data: st.DataObject) -> None:
+    """LabRowChecker reuses the check of repeated cells; each row must come out exactly as a
+    fresh checker (an empty memo) would check it.  Rows are a few base rows, each repeated with
+    one cell changed, so the memo is hit with every kind of near neighbour."""
+    bases = data.draw(
+        st.lists(st.tuples(*(st.sampled_from(v) for v in MEMO_CELLS)), min_size=1, max_size=3)
+    )
+    rows = []
+    for _ in range(data.draw(st.integers(1, 30))):
+        row = list(data.draw(st.sampled_from(bases)))
+        column = data.draw(st.integers(0, len(MEMO_CELLS) - 1))
+        row[column] = data.draw(st.sampled_from(MEMO_CELLS[column]))
+        rows.append([*row, "flow", "FACSCanto II", ""])
+    section = SITE.lab
+    assert section is not None
+    shared = LabRowChecker(SITE, section, CTX)
+    for row in read_rows(to_csv(rows), "memo.csv", SITE, section, FIELDS, []):
+        assert shared(row) == LabRowChecker(SITE, section, CTX)(row)

@@ -21,7 +21,14 @@ from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_number, structured_numeric
 from adapter.mapping.hl7v2.obx_fields import TEXT_TYPES, ObxCandidate
 from adapter.mapping.hl7v2.specimen import MappedSpecimen
-from adapter.mapping.lab import DATA_ABSENT, LabRecord, Measured, measure, to_fhir_observation
+from adapter.mapping.lab import (
+    DATA_ABSENT,
+    NOT_MEASURED,
+    LabRecord,
+    LabResult,
+    measure,
+    to_fhir_observation,
+)
 from adapter.mapping.quantities import LabTest, ResultValue, convert, parse_result
 from adapter.sources.values import ValueProblem
 
@@ -106,7 +113,7 @@ class ContractObservations(CodeMapping):
                     events = int(number)
             else:
                 lod = self._lod_in_unit(number, c_obx, unit, test, errors)
-        measured = Measured()
+        measured = NOT_MEASURED
         if not errors and result is not None:
             found_value, value_issues = measure(result, unit, lod, test, self.section.mrd_unit)
             for found in value_issues:
@@ -124,11 +131,7 @@ class ContractObservations(CodeMapping):
         if errors or effective is None or spec is None or spec.resource is None:
             self._reject_obx(obs, errors)
             return None
-        record = LabRecord(
-            row=obx.line,
-            patient_id="",
-            specimen_id="",
-            collected_at=effective,
+        lab_result = LabResult(
             specimen=spec.kind or "",
             test=test,
             status=status,
@@ -142,6 +145,7 @@ class ContractObservations(CodeMapping):
             instrument=self._device(obx),
             comment=None,
         )
+        record = LabRecord(obx.line, "", "", effective, lab_result)
         resource = to_fhir_observation(self.site, record, oid)
         resource["subject"] = self._patient_ref(obs.order.pid)
         resource["specimen"] = ref(spec.id)

@@ -122,7 +122,7 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
             if rid in builder:
                 old = builder.get(rid)
                 if old != item.resource:
-                    builder.entries[rid].resource = item.resource
+                    builder.replace(item.resource)
                     issues.append(
                         Issue(
                             "information",
