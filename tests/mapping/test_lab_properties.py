@@ -176,5 +176,5 @@ def test_the_per_file_memo_never_changes_a_rows_outcome(data: st.DataObject) -> 
     section = SITE.lab
     assert section is not None
     shared = LabRowChecker(SITE, section, CTX)
-    for row in read_rows(to_csv(rows), "memo.csv", SITE, section, FIELDS, []):
-        assert shared(row) == LabRowChecker(SITE, section, CTX)(row)
+    for read in read_rows(to_csv(rows), "memo.csv", SITE, section, FIELDS, []):
+        assert shared(read) == LabRowChecker(SITE, section, CTX)(read)
