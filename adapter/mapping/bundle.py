@@ -122,12 +122,12 @@ class BundleBuilder:
         return resource
 
     def _add(
-        self, rid: str, resource: Resource, request: dict[str, str], row: int | None
+        self, rid: str, resource: Resource, request: dict[str, str]
     ) -> tuple[str, list[dict[str, Any]]]:
-        """A new entry and target; ``row``: its first source row.  Returns (fullUrl, rows)."""
+        """A new entry and its Provenance target; returns (fullUrl, the target's row list)."""
         url = urn(rid)
         entry = {"fullUrl": url, "resource": resource, "request": request}
-        rows = [] if row is None else [self.parts.source_row(row)]
+        rows: list[dict[str, Any]] = []
         self._by_id[rid] = (entry, rows)
         self._entries.append(entry)
         self._targets.append({"extension": rows, "reference": url})
@@ -144,12 +144,10 @@ class BundleBuilder:
                 "ifNoneExist": f"identifier={system}|{value}",
             }
             patient = to_fhir_patient(system, value, self.parts.meta(PROFILE_PATIENT))
-            self._add(pid, patient, request, row)
+            rows = self._add(pid, patient, request)[1]
         else:
             rows = found[1]
-            extension = self.parts.source_row(row)  # as _note
-            if rows[-1] is not extension:
-                rows.append(extension)
+        self._note(rows, row)
         return pid
 
     def put(self, resource: Resource, rows: Iterable[int]) -> str:
@@ -160,7 +158,7 @@ class BundleBuilder:
         found = self._by_id.get(rid)
         if found is None:
             request = {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
-            url, noted = self._add(rid, resource, request, None)
+            url, noted = self._add(rid, resource, request)
         else:
             url, noted = found[0]["fullUrl"], found[1]
         for row in rows:
