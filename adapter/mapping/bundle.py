@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapter import __version__
 from adapter.fhir import (
@@ -68,7 +68,9 @@ def _concepts(system: str, code: str, display: str | None = None) -> list[dict[s
     return [concept(system, code, display)]
 
 
-def _source_row(row: int) -> dict[str, Any]:
+def source_row(row: int) -> dict[str, Any]:
+    """The ``ball-source-row`` extension of a Provenance target: the resource came from
+    ``row`` of the source file."""
     return {"url": EXT_SOURCE_ROW, "valuePositiveInt": row}
 
 
@@ -92,25 +94,45 @@ class SharedParts:
         self.concepts = cache(_concepts)
         self.ref = cache(ref)
         self.meta = cache(_meta)
-        self.source_row = cache(_source_row)
+        self.source_row = cache(source_row)
         self.text = cache(lambda text: {"text": text})
         self.display = cache(lambda display: {"display": display})
+
+
+class Target(NamedTuple):
+    """A resource put in the Bundle: its entry, a Reference to it (by fullUrl, one dict shared
+    by every reference to the resource) and the ``ball-source-row`` extensions of its
+    Provenance target, in the order the rows were noted."""
+
+    entry: dict[str, Any]
+    reference: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+    @property
+    def resource(self) -> Resource:
+        resource: Resource = self.entry["resource"]
+        return resource
+
+    def note(self, extension: dict[str, Any]) -> None:
+        """Record one more source row: its ``ball-source-row`` extension, one dict per row
+        (:attr:`SharedParts.source_row`); noting the row just noted again adds nothing."""
+        rows = self.rows
+        if not rows or rows[-1] != extension:
+            rows.append(extension)
 
 
 class BundleBuilder:
     """Collects resources for one source file and renders the transaction Bundle.
 
-    The Bundle's entry list and the Provenance's target list (one ``ball-source-row``
-    extension per source row, the row's one shared dict) grow as resources are put, so
-    :meth:`build` walks nothing and no per-entry bookkeeping object is kept.
+    Each resource is put once and known by its :class:`Target`; the Bundle's entry list and
+    the Provenance's target list grow as resources are put, so :meth:`build` walks nothing.
     """
 
     __slots__ = ("_by_id", "_entries", "_targets", "parts")
 
     def __init__(self) -> None:
         self.parts = SharedParts()
-        #: resource id -> (its Bundle entry, the ``ball-source-row`` extensions of its target)
-        self._by_id: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self._by_id: dict[str, Target] = {}
         self._entries: list[dict[str, Any]] = []
         self._targets: list[dict[str, Any]] = []
 
@@ -118,65 +140,49 @@ class BundleBuilder:
         return resource_id in self._by_id
 
     def get(self, resource_id: str) -> Resource:
-        resource: Resource = self._by_id[resource_id][0]["resource"]
-        return resource
+        return self._by_id[resource_id].resource
 
-    def _add(
-        self, rid: str, resource: Resource, request: dict[str, str]
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """A new entry and its Provenance target; returns (fullUrl, the target's row list)."""
+    def _add(self, rid: str, resource: Resource, request: dict[str, str]) -> Target:
+        """A new entry and its Provenance target."""
         url = urn(rid)
         entry = {"fullUrl": url, "resource": resource, "request": request}
-        rows: list[dict[str, Any]] = []
-        self._by_id[rid] = (entry, rows)
+        target = self._by_id[rid] = Target(entry, {"reference": url}, [])
         self._entries.append(entry)
-        self._targets.append({"extension": rows, "reference": url})
-        return url, rows
+        self._targets.append({"extension": target.rows, "reference": url})
+        return target
 
-    def add_patient(self, system: str, value: str, row: int) -> str:
-        """Add (once) the Patient with this identifier; returns its id for references."""
+    def add_patient(self, system: str, value: str, rows: Iterable[int] = ()) -> Target:
+        """Add (once) the Patient with this identifier, noting ``rows``."""
         pid = patient_id(system, value)
-        found = self._by_id.get(pid)
-        if found is None:
+        target = self._by_id.get(pid)
+        if target is None:
             request = {
                 "method": "POST",
                 "url": "Patient",
                 "ifNoneExist": f"identifier={system}|{value}",
             }
             patient = to_fhir_patient(system, value, self.parts.meta(PROFILE_PATIENT))
-            rows = self._add(pid, patient, request)[1]
-        else:
-            rows = found[1]
-        self._note(rows, row)
-        return pid
+            target = self._add(pid, patient, request)
+        self._note(target, rows)
+        return target
 
-    def put(self, resource: Resource, rows: Iterable[int]) -> str:
-        """Add a resource with an id (or record more source rows for one already added).
-
-        Returns the entry's fullUrl, to share in the references to the resource."""
+    def put(self, resource: Resource, rows: Iterable[int] = ()) -> Target:
+        """Add a resource with an id (or note more source rows of one already added)."""
         rid = resource["id"]
-        found = self._by_id.get(rid)
-        if found is None:
+        target = self._by_id.get(rid)
+        if target is None:
             request = {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
-            url, noted = self._add(rid, resource, request)
-        else:
-            url, noted = found[0]["fullUrl"], found[1]
+            target = self._add(rid, resource, request)
+        self._note(target, rows)
+        return target
+
+    def _note(self, target: Target, rows: Iterable[int]) -> None:
         for row in rows:
-            self._note(noted, row)
-        return url
+            target.note(self.parts.source_row(row))  # one shared dict per row
 
     def replace(self, resource: Resource) -> None:
         """Put a new version of a resource already added (same id), keeping its rows."""
-        self._by_id[resource["id"]][0]["resource"] = resource
-
-    def note_row(self, rid: str, row: int) -> None:
-        """Record one more source row for a resource already added."""
-        self._note(self._by_id[rid][1], row)
-
-    def _note(self, rows: list[dict[str, Any]], row: int) -> None:
-        extension = self.parts.source_row(row)  # one shared dict per row
-        if not rows or rows[-1] is not extension:
-            rows.append(extension)
+        self._by_id[resource["id"]].entry["resource"] = resource
 
     def build(self, source_name: str, data: bytes, recorded: str) -> Resource:
         """The transaction Bundle, with a Provenance when anything was mapped."""

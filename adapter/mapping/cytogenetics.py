@@ -605,7 +605,7 @@ def observation_ids(site: SiteConfig, record: CytogeneticsRecord) -> list[str]:
 def _add_record(
     builder: BundleBuilder, site: SiteConfig, codes: CytogeneticsCodes, record: CytogeneticsRecord
 ) -> None:
-    builder.add_patient(site.patient_identifier_system, record.patient_id, record.row)
+    builder.add_patient(site.patient_identifier_system, record.patient_id, [record.row])
     builder.put(to_fhir_specimen(site, record, builder.parts), [record.row])
     if record.method == "karyotype":
         builder.put(to_fhir_karyotype(site, codes, record), [record.row])

@@ -34,7 +34,14 @@ from adapter.fhir import (
     unique_id,
 )
 from adapter.issues import Issue
-from adapter.mapping.bundle import BundleBuilder, MapResult, SharedParts, patient_id
+from adapter.mapping.bundle import (
+    BundleBuilder,
+    MapResult,
+    SharedParts,
+    Target,
+    patient_id,
+    source_row,
+)
 from adapter.mapping.mrd import mrd_value
 from adapter.mapping.quantities import (
     LabTest,
@@ -143,11 +150,13 @@ def map_lab(
     builder = BundleBuilder()
     parts = builder.parts
     patient_system = site.patient_identifier_system
-    reports: dict[str, SpecimenReport] = {}
+    patients: dict[str, Target] = {}  # by the site's patient id
+    reports: dict[str, SpecimenReport] = {}  # by Specimen id
     seen: dict[str, int] = {}
     specimens: dict[str, tuple[str, str, str]] = {}
 
     check = LabRowChecker(site, section, ctx)
+    shapes = ObservationShapes(parts)
     #: row -> (Observation id, Specimen id), computed once per row
     ids: dict[int, tuple[str, str]] = {}
 
@@ -164,19 +173,28 @@ def map_lab(
         row = record.row
         obs_id, spec_id = ids.pop(row)
         seen[obs_id] = row
-        patient = parts.ref(builder.add_patient(patient_system, record.patient_id, row))
+        # the row's one extension, on each of its four targets (each new to the row)
+        extension = source_row(row)
+        patient = patients.get(record.patient_id)
+        if patient is None:
+            patient = patients[record.patient_id] = builder.add_patient(
+                patient_system, record.patient_id
+            )
+        patient.rows.append(extension)
         report = reports.get(spec_id)
         if report is None:
-            builder.put(to_fhir_specimen(site, record, parts), (row,))
             report = reports[spec_id] = SpecimenReport(
-                to_fhir_diagnostic_report(site, spec_id, record, parts)
+                builder.put(to_fhir_specimen(site, record, parts)),
+                builder.put(to_fhir_diagnostic_report(site, spec_id, record, parts)),
             )
-            builder.put(report.resource, (row,))
-        else:
-            builder.note_row(spec_id, row)
-            builder.note_row(report.resource["id"], row)
-        url = builder.put(_observation(record, obs_id, patient, parts.ref(spec_id), parts), (row,))
-        report.add(record.result.status, url)
+        report.specimen.rows.append(extension)
+        report.target.rows.append(extension)
+        observation = _observation(
+            shapes(record.result), record, obs_id, patient.reference, report.specimen.reference
+        )
+        target = builder.put(observation)
+        target.rows.append(extension)
+        report.add(record.result.status, target)
 
     done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
     return done.result(builder, source_name, data, recorded)
@@ -434,28 +452,44 @@ def to_fhir_observation(site: SiteConfig, record: LabRecord, obs_id: str) -> Res
     (the HL7 v2 mapper edits them)."""
     patient = patient_id(site.patient_identifier_system, record.patient_id)
     spec_id = specimen_id(site, record.specimen_id)
-    return _observation(record, obs_id, ref(patient), ref(spec_id), SharedParts())
+    shape = _observation_shape(record.result, SharedParts())
+    return _observation(shape, record, obs_id, ref(patient), ref(spec_id))
 
 
 def _observation(
+    shape: Resource,
     record: LabRecord,
     obs_id: str,
     subject: dict[str, Any],
     specimen: dict[str, Any],
-    parts: SharedParts,
 ) -> Resource:
-    """:func:`to_fhir_observation` with the references known and the parts of ``parts``."""
-    result = record.result
+    """The Observation of a record: its result's :func:`_observation_shape` (copied: the
+    shape's own parts are shared, as :class:`SharedParts`) with the record's id, subject,
+    collection time and specimen."""
+    obs = shape.copy()
+    obs["id"] = obs_id
+    obs["subject"] = subject
+    obs["effectiveDateTime"] = record.collected_at
+    obs["specimen"] = specimen
+    return obs
+
+
+def _observation_shape(result: LabResult, parts: SharedParts) -> Resource:
+    """What an Observation takes from its :class:`LabResult` alone, in element order, with
+    ``None`` where :func:`_observation` puts the record's id, subject, time and specimen.
+
+    A file repeats the same result on many rows, and the checker gives them one LabResult, so
+    the lab mapper builds each distinct shape once (:class:`ObservationShapes`)."""
     test = result.test
     obs: Resource = {
         "resourceType": "Observation",
-        "id": obs_id,
+        "id": None,
         "meta": parts.meta(PROFILE_MRD if test.kind == "mrd" else PROFILE_LAB),
         "status": result.status,
         "category": parts.concepts(OBSERVATION_CATEGORY, "laboratory", "Laboratory"),
         "code": parts.concept(test.system, test.code, test.display),
-        "subject": subject,
-        "effectiveDateTime": record.collected_at,
+        "subject": None,
+        "effectiveDateTime": None,
     }
     if result.value is not None:
         obs["valueQuantity"] = quantity(result.value, test.unit, result.comparator)
@@ -470,7 +504,7 @@ def _observation(
         obs["note"] = notes
     if result.method:
         obs["method"] = parts.text(result.method)
-    obs["specimen"] = specimen
+    obs["specimen"] = None
     if result.instrument:
         obs["device"] = parts.display(result.instrument)
     components: list[dict[str, Any]] = []
@@ -493,6 +527,26 @@ def _observation(
     return obs
 
 
+class ObservationShapes:
+    """The :func:`_observation_shape` of each distinct :class:`LabResult` of one Bundle.
+
+    Keyed by the result object itself (its identity): the :class:`LabRowChecker` hands out one
+    LabResult per distinct result cells, and each is kept here with its shape, so an identity
+    is never reused for another result while the Bundle is built."""
+
+    __slots__ = ("_parts", "_shapes")
+
+    def __init__(self, parts: SharedParts) -> None:
+        self._parts = parts
+        self._shapes: dict[int, tuple[LabResult, Resource]] = {}
+
+    def __call__(self, result: LabResult) -> Resource:
+        found = self._shapes.get(id(result))
+        if found is None:
+            found = self._shapes[id(result)] = (result, _observation_shape(result, self._parts))
+        return found[1]
+
+
 def report_status(results: Iterable[str]) -> str:
     """DiagnosticReport.status from its results' statuses (https://hl7.org/fhir/R4/valueset-diagnostic-report-status.html)."""
     statuses = set(results)
@@ -507,17 +561,19 @@ def report_status(results: Iterable[str]) -> str:
 
 @dataclass(slots=True)
 class SpecimenReport:
-    """The DiagnosticReport of a specimen, completed row by row: each accepted result adds its
+    """A Specimen and its DiagnosticReport, completed row by row: each accepted result adds its
     reference and its status (the report's status follows :func:`report_status`)."""
 
-    resource: Resource
+    specimen: Target
+    target: Target  # the DiagnosticReport's
     statuses: set[str] = field(default_factory=set)
 
-    def add(self, status: str, url: str) -> None:
-        self.resource["result"].append({"reference": url})
+    def add(self, status: str, result: Target) -> None:
+        report = self.target.entry["resource"]
+        report["result"].append(result.reference)
         if status not in self.statuses:
             self.statuses.add(status)
-            self.resource["status"] = report_status(self.statuses)
+            report["status"] = report_status(self.statuses)
 
 
 def to_fhir_diagnostic_report(

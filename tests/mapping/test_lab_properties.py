@@ -4,7 +4,8 @@
   and every reference resolves inside the Bundle;
 - generated garbage never crashes the mapper, and every Observation is accounted for by a mapped
   (never a rejected) row;
-- the row checker's per-file memo of repeated cells never changes a row's outcome.
+- the row checker's per-file memo of repeated cells never changes a row's outcome, and an
+  Observation built from a shape shared with other rows is the one its row maps to alone.
 """
 
 from __future__ import annotations
@@ -178,3 +179,39 @@ def test_the_per_file_memo_never_changes_a_rows_outcome(data: st.DataObject) -> 
     shared = LabRowChecker(SITE, section, CTX)
     for read in read_rows(to_csv(rows), "memo.csv", SITE, section, FIELDS, []):
         assert shared(read) == LabRowChecker(SITE, section, CTX)(read)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P3"]),
+            st.sampled_from(["2024-03-01", "2024-03-02T08:30:00+03:00"]),
+            st.sampled_from([("mrd-flow", "0.01", "%"), ("cd3-abs", "0.5", "10*6/mL")]),
+            st.sampled_from(["final", "corrected"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_shared_observation_shape_gives_each_row_its_own_observation(rows) -> None:
+    """Rows with equal result cells share one Observation shape (ObservationShapes); each row's
+    Observation must still be exactly the one a file holding that row alone maps to."""
+    cells = [
+        [patient, f"S{n}", day, TESTS[test][0], test, value, unit, "", "", status, "", "", ""]
+        for n, (patient, day, (test, value, unit), status) in enumerate(rows)
+    ]
+
+    def observations(data: bytes) -> dict[str, object]:
+        bundle = map_lab(data, "shapes.csv", SITE, CTX, RECORDED).bundle
+        return {
+            e["fullUrl"]: e["resource"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+        }
+
+    together = observations(to_csv(cells))
+    assert len(together) == len(rows)
+    for row in cells:
+        ((url, alone),) = observations(to_csv([row])).items()
+        assert together[url] == alone

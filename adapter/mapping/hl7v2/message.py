@@ -108,15 +108,13 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
 
     def commit(self, builder: BundleBuilder, issues: list[Issue]) -> None:
         for system, value, resource, rows in self.patients.values():
-            pid = patient_id(system, value)
-            known = pid in builder
-            for row in rows:
-                builder.add_patient(system, value, row)
+            known = patient_id(system, value) in builder
+            patient = builder.add_patient(system, value, rows).resource
             if not known:
-                builder.get(pid).update(
+                patient.update(
                     {k: v for k, v in resource.items() if k not in ("resourceType", "meta")}
                 )
-                builder.get(pid)["identifier"] = resource["identifier"]
+                patient["identifier"] = resource["identifier"]
         for item in self.pending:
             rid = item.resource["id"]
             if rid in builder:

@@ -261,7 +261,7 @@ class Batch(Generic[S, R]):
         system = self.site.patient_identifier_system
 
         def add(builder: BundleBuilder, record: R) -> None:
-            builder.add_patient(system, record.patient_id, record.row)
+            builder.add_patient(system, record.patient_id, [record.row])
             for resource in resources(record):
                 builder.put(resource, [record.row])
 

@@ -216,12 +216,13 @@ def map_events(
     timelines = _check_order(batch.checked, site, context)
 
     def add(builder: BundleBuilder, ev: Event) -> None:
-        pid = builder.add_patient(site.patient_identifier_system, ev.patient_id, ev.row)
+        patient = builder.add_patient(
+            site.patient_identifier_system, ev.patient_id, [ev.row]
+        ).resource
         if ev.event == "death":
-            builder.get(pid)["deceasedDateTime"] = ev.when
+            patient["deceasedDateTime"] = ev.when
             return
         if ev.event == "birth":
-            patient = builder.get(pid)
             patient["birthDate"] = day(ev.when).isoformat()
             if ev.sex:
                 patient["gender"] = ev.sex
