@@ -150,7 +150,8 @@ def map_lab(
     builder = BundleBuilder()
     parts = builder.parts
     patient_system = site.patient_identifier_system
-    patients: dict[str, Target] = {}  # by the site's patient id
+    # by the site's patient id: the builder knows them too, but by a hashed id (one per row)
+    patients: dict[str, Target] = {}
     reports: dict[str, SpecimenReport] = {}  # by Specimen id
     seen: dict[str, int] = {}
     specimens: dict[str, tuple[str, str, str]] = {}
@@ -173,7 +174,8 @@ def map_lab(
         row = record.row
         obs_id, spec_id = ids.pop(row)
         seen[obs_id] = row
-        # the row's one extension, on each of its four targets (each new to the row)
+        # the row's one extension, appended to each of its four targets: each is new to the row,
+        # so Target.note's check for a repeated row is skipped on this path (2 % of the mapping)
         extension = source_row(row)
         patient = patients.get(record.patient_id)
         if patient is None:
