@@ -61,22 +61,49 @@ def _escape(key: str) -> str:
     return key.replace("\\", "\\\\").replace("|", "\\|") if ("|" in key or "\\" in key) else key
 
 
+def _name(keys: tuple[str, ...]) -> str:
+    """Keys joined with ``|``, escaped inside keys."""
+    joined = "|".join(keys)
+    if joined.count("|") != len(keys) - 1 or "\\" in joined:  # a key holds '|' or '\\'
+        joined = "|".join(map(_escape, keys))
+    return joined
+
+
+def _uuid_text(h: str) -> str:
+    """The uuid of a sha1 hex digest: version digit ``5`` (RFC 4122 section 4.1.3) and the
+    variant bits (section 4.1.1) set."""
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
 def unique_id(resource_type: str, *keys: str) -> str:
     """uuid5 of the resource type and the source business keys (contract.md "Identity").
 
     The same source record always yields the same id, so a re-sent record updates instead of
     duplicating.  Keys are joined with ``|``, escaped inside keys.  RFC 4122 section 4.3 name-based
-    uuid, computed directly with hashlib (equal to ``uuid.uuid5``, without its overhead): the sha1
-    hex digest with the version digit (``5``, section 4.1.3) and the variant bits (section 4.1.1)
-    set.  Uncached: for keys met once per file (the Observation of a row); keys that recur (a
-    patient, a specimen) go through :func:`deterministic_id`.
+    uuid, computed directly with hashlib (equal to ``uuid.uuid5``, without its overhead).
+    Uncached: for keys met once per file; keys that recur (a patient, a specimen) go through
+    :func:`deterministic_id`, and many ids under the same leading keys through :class:`IdSpace`.
     """
-    joined = "|".join(keys)
-    if joined.count("|") != len(keys) - 1 or "\\" in joined:  # a key holds '|' or '\\'
-        joined = "|".join(map(_escape, keys))
-    name = f"{resource_type}|{joined}" if keys else resource_type
-    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()  # noqa: S324
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+    name = f"{resource_type}|{_name(keys)}" if keys else resource_type
+    return _uuid_text(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest())  # noqa: S324
+
+
+class IdSpace:
+    """:func:`unique_id` of many records that share a resource type and leading keys: the
+    shared part of the name is hashed once, and each id hashes only its own keys on a copy
+    (``IdSpace("Observation", system)(specimen, code) == unique_id("Observation", system,
+    specimen, code)``)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, resource_type: str, *leading: str) -> None:
+        prefix = f"{resource_type}|{_name(leading)}|" if leading else f"{resource_type}|"
+        self._hash = hashlib.sha1(_NAMESPACE_BYTES + prefix.encode())  # noqa: S324
+
+    def __call__(self, *keys: str) -> str:
+        h = self._hash.copy()
+        h.update(_name(keys).encode())
+        return _uuid_text(h.hexdigest())
 
 
 #: :func:`unique_id`, cached: the same patient and specimen keys recur on many rows.

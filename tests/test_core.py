@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.fhir import _NAMESPACE, deterministic_id, unique_id
+from adapter.fhir import _NAMESPACE, IdSpace, deterministic_id, unique_id
 from adapter.issues import (
     EXT_REJECTED_RECORD,
     Issue,
@@ -30,6 +30,22 @@ def test_deterministic_id_is_rfc4122_uuid5_of_the_escaped_name(keys: tuple[str, 
     assert deterministic_id(*keys) == str(expected)
     assert unique_id(*keys) == str(expected)  # the same id, uncached
     assert uuid.UUID(deterministic_id(*keys)).version == 5
+
+
+@pytest.mark.parametrize(
+    ("leading", "keys"),
+    [
+        (("https://x/sid",), ("S1", "https://ball", "mrd-flow")),
+        (("a|b",), ("c\\d", "e|f")),  # escaping is per key, on both sides of the split
+        ((), ("P1",)),
+    ],
+)
+def test_an_id_space_gives_the_unique_id_of_its_leading_and_own_keys(
+    leading: tuple[str, ...], keys: tuple[str, ...]
+) -> None:
+    space = IdSpace("Observation", *leading)
+    assert space(*keys) == unique_id("Observation", *leading, *keys)
+    assert space(*keys) == space(*keys)  # hashing a copy leaves the shared prefix as it was
 
 
 def test_keys_containing_the_separator_do_not_collide() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -142,11 +142,19 @@ class BundleBuilder:
     def get(self, resource_id: str) -> Resource:
         return self._by_id[resource_id].resource
 
-    def _add(self, rid: str, resource: Resource, request: dict[str, str]) -> Target:
-        """A new entry and its Provenance target."""
+    @property
+    def targets(self) -> Mapping[str, Target]:
+        """The resources put so far by id (a live, read-only view)."""
+        return self._by_id
+
+    def _open(self, rid: str, resource: Resource, request: dict[str, str]) -> Target:
+        """A new entry, its Reference and its (still empty) Provenance target, kept in order;
+        ValueError when the id is in the Bundle already."""
         url = urn(rid)
         entry = {"fullUrl": url, "resource": resource, "request": request}
-        target = self._by_id[rid] = Target(entry, {"reference": url}, [])
+        target = Target(entry, {"reference": url}, [])
+        if self._by_id.setdefault(rid, target) is not target:
+            raise ValueError(f"{resource['resourceType']}/{rid} is in the Bundle already")
         self._entries.append(entry)
         self._targets.append({"extension": target.rows, "reference": url})
         return target
@@ -162,18 +170,25 @@ class BundleBuilder:
                 "ifNoneExist": f"identifier={system}|{value}",
             }
             patient = to_fhir_patient(system, value, self.parts.meta(PROFILE_PATIENT))
-            target = self._add(pid, patient, request)
-        self._note(target, rows)
+            target = self._open(pid, patient, request)
+        if rows:
+            self._note(target, rows)
         return target
+
+    def add(self, resource: Resource) -> Target:
+        """Add a resource whose id is not in the Bundle yet (ValueError when it is): a mapper
+        that knows its resource is new (lab: one Observation per specimen and test) skips the
+        look-up of :meth:`put`."""
+        rid = resource["id"]
+        return self._open(
+            rid, resource, {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
+        )
 
     def put(self, resource: Resource, rows: Iterable[int] = ()) -> Target:
         """Add a resource with an id (or note more source rows of one already added)."""
-        rid = resource["id"]
-        target = self._by_id.get(rid)
-        if target is None:
-            request = {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"}
-            target = self._add(rid, resource, request)
-        self._note(target, rows)
+        target = self._by_id.get(resource["id"]) or self.add(resource)
+        if rows:
+            self._note(target, rows)
         return target
 
     def _note(self, target: Target, rows: Iterable[int]) -> None:

@@ -244,17 +244,20 @@ def map_cytogenetics(
     def check(row: Row) -> tuple[CytogeneticsRecord | None, list[Issue]]:
         return check_cytogenetics_row(row, site, section, ctx)
 
-    def across(record: CytogeneticsRecord, row_issues: list[Issue]) -> None:
-        earlier = next((seen[oid] for oid in observation_ids(site, record) if oid in seen), None)
+    def across(
+        record: CytogeneticsRecord, row_issues: list[Issue]
+    ) -> tuple[CytogeneticsRecord, list[str]]:
+        obs_ids = observation_ids(site, record)
+        earlier = next((seen[oid] for oid in obs_ids if oid in seen), None)
         if earlier is not None:
             row_issues.append(duplicate("same sample, method and finding", earlier, "sample_id"))
-        spec_id = specimen_id(site, record.specimen_id)
-        conflict = specimen_conflict(specimens, spec_id, record, noun="sample", values=False)
+        conflict = specimen_conflict(specimens, record, noun="sample", values=False)
         if conflict:
             row_issues.append(conflict)
+        return record, obs_ids
 
-    def accept(record: CytogeneticsRecord) -> None:
-        obs_ids = observation_ids(site, record)
+    def accept(placed: tuple[CytogeneticsRecord, list[str]]) -> None:
+        record, obs_ids = placed
         for oid in obs_ids:
             seen[oid] = record.row
         _add_record(builder, site, ctx.codes, record)

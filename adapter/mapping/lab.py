@@ -13,7 +13,7 @@ ball-diagnostic-report, ball-provenance (profiles/input/fsh).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -28,6 +28,7 @@ from adapter.fhir import (
     SNOMED,
     V2_0074,
     V3_INTERPRETATION,
+    IdSpace,
     Resource,
     deterministic_id,
     ref,
@@ -51,7 +52,7 @@ from adapter.mapping.quantities import (
     quantity,
 )
 from adapter.mapping.rows import RowCheck, duplicate, map_rows, section_of
-from adapter.sources.delimited import Fields, Row
+from adapter.sources.delimited import CellGetter, Fields, Layout, Row
 from adapter.sources.site import LabSource, SiteConfig
 from adapter.sources.values import ValueProblem, parse_decimal
 from adapter.terminology import ConceptMapIndex
@@ -152,51 +153,53 @@ def map_lab(
     patient_system = site.patient_identifier_system
     # by the site's patient id: the builder knows them too, but by a hashed id (one per row)
     patients: dict[str, Target] = {}
-    reports: dict[str, SpecimenReport] = {}  # by Specimen id
-    seen: dict[str, int] = {}
+    reports: dict[str, SpecimenReport] = {}  # by the site's specimen id
     specimens: dict[str, tuple[str, str, str]] = {}
+    observations = builder.targets
 
     check = LabRowChecker(site, section, ctx)
     shapes = ObservationShapes(parts)
-    #: row -> (Observation id, Specimen id), computed once per row
-    ids: dict[int, tuple[str, str]] = {}
+    shape_of = shapes.by_id
+    observation_id = IdSpace("Observation", site.specimen_identifier_system)
 
-    def across(record: LabRecord, row_issues: list[Issue]) -> None:
-        spec_id = specimen_id(site, record.specimen_id)
-        obs_id = _observation_id(site, record)
-        ids[record.row] = (obs_id, spec_id)
-        if obs_id in seen:
-            row_issues.append(duplicate("same specimen and test", seen[obs_id], "test"))
-        elif conflict := specimen_conflict(specimens, spec_id, record):
+    def across(record: LabRecord, row_issues: list[Issue]) -> tuple[LabRecord, str]:
+        test = record.result.test
+        obs_id = observation_id(record.specimen_id, test.system, test.code)
+        earlier = observations.get(obs_id)
+        if earlier is not None:  # the Observation of an accepted row: name that row
+            first_row = earlier.rows[0]["valuePositiveInt"]
+            row_issues.append(duplicate("same specimen and test", first_row, "test"))
+        elif conflict := specimen_conflict(specimens, record):
             row_issues.append(conflict)
+        return record, obs_id
 
-    def accept(record: LabRecord) -> None:
-        row = record.row
-        obs_id, spec_id = ids.pop(row)
-        seen[obs_id] = row
+    def accept(placed: tuple[LabRecord, str]) -> None:
+        record, obs_id = placed
         # the row's one extension, appended to each of its four targets: each is new to the row,
         # so Target.note's check for a repeated row is skipped on this path (2 % of the mapping)
-        extension = source_row(row)
+        extension = source_row(record.row)
         patient = patients.get(record.patient_id)
         if patient is None:
             patient = patients[record.patient_id] = builder.add_patient(
                 patient_system, record.patient_id
             )
         patient.rows.append(extension)
-        report = reports.get(spec_id)
+        report = reports.get(record.specimen_id)
         if report is None:
-            report = reports[spec_id] = SpecimenReport(
-                builder.put(to_fhir_specimen(site, record, parts)),
-                builder.put(to_fhir_diagnostic_report(site, spec_id, record, parts)),
+            spec_id = specimen_id(site, record.specimen_id)
+            report = reports[record.specimen_id] = SpecimenReport(
+                builder.add(to_fhir_specimen(site, record, parts)),
+                builder.add(to_fhir_diagnostic_report(site, spec_id, record, parts)),
             )
         report.specimen.rows.append(extension)
         report.target.rows.append(extension)
-        observation = _observation(
-            shapes(record.result), record, obs_id, patient.reference, report.specimen.reference
+        result = record.result
+        shape = shape_of.get(id(result)) or shapes.add(result)
+        target = builder.add(
+            _observation(shape, record, obs_id, patient.reference, report.specimen.reference)
         )
-        target = builder.put(observation)
         target.rows.append(extension)
-        report.add(record.result.status, target)
+        report.add(result.status, target.reference)
 
     done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
     return done.result(builder, source_name, data, recorded)
@@ -225,29 +228,34 @@ class LabRowChecker:
     A row's result is a pure function of its :data:`RESULT_CELLS`, and an export repeats the
     same result cells (a test, its unit, a value written to the lab's precision) and the same
     collection times on thousands of rows: each distinct combination and each distinct time is
-    checked once per file and its outcome reused (benchmarks/map_lab.py).  Issues are immutable
-    and located by column, so they are shared as they are; each row gets its own list.
+    checked once per file and its outcome reused (benchmarks/map_lab.py).  The memo is keyed by
+    the cells as written (read through :meth:`Layout.getter`, with no per-row dict): cells that
+    differ only in padding are checked apart, with equal outcomes.  Issues are immutable and
+    located by column, so they are shared as they are; each row gets its own list.
     """
 
     def __init__(self, site: SiteConfig, section: LabSource, ctx: LabContext) -> None:
         self.site, self.section, self.ctx = site, section, ctx
-        self._results: dict[tuple[str | None, ...], tuple[LabResult | None, tuple[Issue, ...]]]
-        self._results = {}
+        self._results: dict[tuple[str, ...], tuple[LabResult | None, tuple[Issue, ...]]] = {}
         self._times: dict[str, str] = {}
+        # the getters of the file's layout, set by its first row (a file has one layout)
+        self._layout: Layout | None = None
+        self._result_cells: CellGetter = _no_layout
+        self._identity_cells: CellGetter = _no_layout
 
     def __call__(self, row: Row) -> tuple[LabRecord | None, list[Issue]]:
         """The record of a row (only when it has no error) and the row's issues."""
-        values = row.values
-        key = tuple(map(values.get, RESULT_CELLS))
+        if row.layout is not self._layout:  # the first row of a file
+            self._layout = row.layout
+            self._result_cells = row.layout.getter(RESULT_CELLS)
+            self._identity_cells = row.layout.getter(_IDENTITY_CELLS)
+        cells = row.cells
+        key = self._result_cells(cells)  # as written: equal cells, equal outcome
         found = self._results.get(key)
         if found is None:
             found = self._results[key] = check_result(row, self.site, self.section, self.ctx)
         result, result_issues = found
-        patient, specimen, when = (
-            values["patient_id"],
-            values["specimen_id"],
-            values["collected_at"],
-        )
+        patient, specimen, when = map(str.strip, self._identity_cells(cells))
         collected = self._times.get(when)
         if result is not None and patient and specimen and collected is not None:
             return LabRecord(row.number, patient, specimen, collected, result), list(result_issues)
@@ -259,6 +267,10 @@ class LabRowChecker:
         if result is None or collected is None or check.failed:
             return None, check.issues
         return LabRecord(row.number, patient, specimen, collected, result), check.issues
+
+
+def _no_layout(cells: Sequence[str]) -> tuple[str, ...]:
+    raise AssertionError("a checker reads cells only after it has seen a row's layout")
 
 
 def check_result(
@@ -385,22 +397,11 @@ def specimen_id(site: SiteConfig, local_id: str) -> str:
     return deterministic_id("Specimen", site.specimen_identifier_system, local_id)
 
 
-def _observation_id(site: SiteConfig, record: LabRecord) -> str:
-    return unique_id(
-        "Observation",
-        site.specimen_identifier_system,
-        record.specimen_id,
-        record.result.test.system,
-        record.result.test.code,
-    )
-
-
 _SPECIMEN_FACTS = ("patient_id", "specimen", "collected_at")
 
 
 def specimen_conflict(
     known: dict[str, tuple[str, str, str]],
-    spec_id: str,
     record: SpecimenRecord,
     *,
     noun: str = "specimen",
@@ -408,12 +409,12 @@ def specimen_conflict(
 ) -> Issue | None:
     """A specimen id seen before must keep its patient, kind and collection time.
 
-    ``known`` holds the facts of each specimen id accepted so far (this call adds the record's
-    when its id is new).  ``noun`` names the id in the message (cytogenetics says ``sample``);
-    ``values`` adds the earlier and the new value to it.
+    ``known`` holds the facts of each (site) specimen id accepted so far (this call adds the
+    record's when its id is new).  ``noun`` names the id in the message (cytogenetics says
+    ``sample``); ``values`` adds the earlier and the new value to it.
     """
     facts = (record.patient_id, record.specimen, record.collected_at)
-    earlier = known.setdefault(spec_id, facts)
+    earlier = known.setdefault(record.specimen_id, facts)
     if earlier == facts:
         return None
     for name, old, new in zip(_SPECIMEN_FACTS, earlier, facts, strict=True):
@@ -532,21 +533,24 @@ def _observation_shape(result: LabResult, parts: SharedParts) -> Resource:
 class ObservationShapes:
     """The :func:`_observation_shape` of each distinct :class:`LabResult` of one Bundle.
 
-    Keyed by the result object itself (its identity): the :class:`LabRowChecker` hands out one
-    LabResult per distinct result cells, and each is kept here with its shape, so an identity
-    is never reused for another result while the Bundle is built."""
+    ``by_id`` is keyed by the identity of the result object (``id(result)``): the
+    :class:`LabRowChecker` hands out one LabResult per distinct result cells, and hashing the
+    result's twelve fields on every row would cost more than the shape saves.  :meth:`add`
+    keeps each result alive with its shape, so an identity is never reused for another result
+    while the Bundle is built.  On the hot path: ``by_id.get(id(result)) or add(result)``.
+    """
 
-    __slots__ = ("_parts", "_shapes")
+    __slots__ = ("_parts", "_results", "by_id")
 
     def __init__(self, parts: SharedParts) -> None:
         self._parts = parts
-        self._shapes: dict[int, tuple[LabResult, Resource]] = {}
+        self._results: list[LabResult] = []
+        self.by_id: dict[int, Resource] = {}
 
-    def __call__(self, result: LabResult) -> Resource:
-        found = self._shapes.get(id(result))
-        if found is None:
-            found = self._shapes[id(result)] = (result, _observation_shape(result, self._parts))
-        return found[1]
+    def add(self, result: LabResult) -> Resource:
+        self._results.append(result)
+        shape = self.by_id[id(result)] = _observation_shape(result, self._parts)
+        return shape
 
 
 def report_status(results: Iterable[str]) -> str:
@@ -570,9 +574,10 @@ class SpecimenReport:
     target: Target  # the DiagnosticReport's
     statuses: set[str] = field(default_factory=set)
 
-    def add(self, status: str, result: Target) -> None:
+    def add(self, status: str, result: dict[str, Any]) -> None:
+        """Add the Reference to one more result, with its status."""
         report = self.target.entry["resource"]
-        report["result"].append(result.reference)
+        report["result"].append(result)
         if status not in self.statuses:
             self.statuses.add(status)
             report["status"] = report_status(self.statuses)

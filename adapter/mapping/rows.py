@@ -24,6 +24,7 @@ from adapter.sources.delimited import Fields, Row, read_rows
 from adapter.sources.site import DelimitedSource, SiteConfig
 from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
 
+A = TypeVar("A")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -196,25 +197,24 @@ def map_rows(
     section: DelimitedSource,
     fields: Fields,
     check: Callable[[Row], tuple[R | None, list[Issue]]],
-    across: Callable[[R, list[Issue]], None],
-    accept: Callable[[R], None],
+    across: Callable[[R, list[Issue]], A],
+    accept: Callable[[A], None],
     progress: Callable[[int], None] | None = None,
 ) -> RowsRead:
     """Read, check and decide every row of a delimited file, one row after the other.
 
     ``check`` checks one row on its own (a record only when the row is sound); ``across`` adds
-    the issues of a record against the rows accepted before it; ``accept`` takes a record none
-    of whose issues is an error.
+    the issues of a record against the rows accepted before it and returns what ``accept``
+    takes (the record, or the record with what the cross-row checks worked out for it, such as
+    its ids); ``accept`` takes it when none of the row's issues is an error.
     """
     issues: list[Issue] = []
 
-    def checked() -> Iterator[tuple[Row, R | None, list[Issue]]]:
+    def checked() -> Iterator[tuple[Row, A | None, list[Issue]]]:
         for read, row in enumerate(read_rows(data, source_name, site, section, fields, issues), 1):
             if progress and read % 1000 == 0:
                 progress(read)
             record, row_issues = check(row)
-            if record is not None:
-                across(record, row_issues)
-            yield row, record, row_issues
+            yield row, None if record is None else across(record, row_issues), row_issues
 
     return decide(checked(), site, source_name, issues, accept)

@@ -11,24 +11,66 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from operator import itemgetter
 
 from adapter.issues import Issue, UsageError
 from adapter.sources.site import DelimitedSource, SiteConfig
 
+#: the cells of some fields of a record (:meth:`Layout.getter`)
+CellGetter = Callable[[Sequence[str]], tuple[str, ...]]
 
-class Row(NamedTuple):
-    """One record: its row number, canonical field -> stripped cell text, and its raw cells.
 
-    Records of the hot paths are NamedTuples: immutable, and built at a fifth of the cost of a
-    frozen dataclass (benchmarks/map_lab.py).
+class Layout:
+    """Where each canonical field sits in the records of one file (from its header row)."""
+
+    __slots__ = ("_names", "positions")
+
+    def __init__(self, positions: dict[str, int], width: int) -> None:
+        self.positions = positions
+        # the common layout, every column mapped: a record becomes its dict in one C-level call
+        in_order = tuple(sorted(positions, key=positions.__getitem__))
+        self._names = in_order if len(positions) == width else None
+
+    def values(self, cells: Sequence[str]) -> dict[str, str]:
+        """Canonical field -> stripped cell text of one record of this layout."""
+        names = self._names
+        if names is not None and len(cells) == len(names):
+            return dict(zip(names, map(str.strip, cells), strict=True))
+        return {f: cells[i].strip() for f, i in self.positions.items() if i < len(cells)}
+
+    def getter(self, fields: Sequence[str]) -> CellGetter:
+        """A function from a record's cells to the cells of ``fields`` as written (not
+        stripped), ``''`` for a field with no column."""
+        index = [self.positions.get(f) for f in fields]
+        if len(index) > 1 and None not in index:
+            return itemgetter(*index)  # one C call per record
+        return lambda cells: tuple("" if i is None else cells[i] for i in index)
+
+
+class Row:
+    """One record: its row number, its cells as read, and (built when first asked for)
+    canonical field -> stripped cell text.
+
+    The hot paths read the cells they need through :meth:`Layout.getter` and never build the
+    dict (benchmarks/map_lab.py); a check that reads cells by name builds it once.
     """
 
-    number: int
-    values: dict[str, str]
-    cells: tuple[str, ...]
+    __slots__ = ("_values", "cells", "layout", "number")
+
+    def __init__(self, number: int, cells: list[str], layout: Layout) -> None:
+        self.number = number
+        self.cells = cells
+        self.layout = layout
+        self._values: dict[str, str] | None = None
+
+    @property
+    def values(self) -> dict[str, str]:
+        values = self._values
+        if values is None:
+            values = self._values = self.layout.values(self.cells)
+        return values
 
     def raw(self, delimiter: str) -> str:
         """The record written back as one delimited line (for the rejects file)."""
@@ -112,16 +154,11 @@ def read_rows(
             + ", ".join(f"{wanted[f]!r} ({f})" for f in absent)
         )
     width = len(header)
-    # the common layout, every column mapped: a whole row becomes its dict in one C-level call
-    names = tuple(section.columns[h] for h in header) if len(positions) == width else None
+    layout = Layout(positions, width)
     for number, cells in enumerate(reader, start=2):
         if not (cells and cells[0].strip()) and not "".join(cells).strip():  # no or blank cells
             continue
-        if names is not None and len(cells) == width:
-            values = dict(zip(names, map(str.strip, cells), strict=True))
-        else:
-            values = {f: cells[i].strip() for f, i in positions.items() if i < len(cells)}
-        row = Row(number, values, tuple(cells))
+        row = Row(number, cells, layout)
         if len(cells) != width:
             issues.append(
                 Issue(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapter.fhir import EXT_SOURCE_ROW
 from adapter.mapping.bundle import BundleBuilder, patient_id, source_row
 from tests.bundle_checks import assert_bundle_invariants, provenance_rows
@@ -27,6 +29,18 @@ def test_a_resource_put_again_keeps_one_entry_and_gathers_its_rows() -> None:
     rows = provenance_rows(bundle)
     assert rows["urn:uuid:a"] == [2, 5]
     assert rows["urn:uuid:b"] == [3]
+
+
+def test_add_takes_only_a_new_id_and_put_takes_either() -> None:
+    builder = BundleBuilder()
+    added = builder.add(_specimen("a"))
+    assert builder.targets["a"] is added
+    with pytest.raises(ValueError, match="Specimen/a is in the Bundle already"):
+        builder.add(_specimen("a"))
+    assert builder.put(_specimen("a"), [4]) is added  # put finds it and notes the row
+    bundle = builder.build("lab.csv", b"data", "2024-03-01T00:00:00Z")
+    assert [e["fullUrl"] for e in bundle["entry"][:-1]] == ["urn:uuid:a"]
+    assert provenance_rows(bundle)["urn:uuid:a"] == [4]
 
 
 def test_the_reference_of_a_target_is_its_full_url() -> None:

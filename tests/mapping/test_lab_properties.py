@@ -144,15 +144,16 @@ def test_garbage_never_crashes_and_every_observation_has_a_mapped_row(rows) -> N
         assert not set(numbers) & rejected_rows, f"{url} built from a rejected row"
 
 
-#: the values each cell of a memo-test row takes (good and bad ones): few, so rows repeat cells
+#: the values each cell of a memo-test row takes (good and bad ones): few, so rows repeat cells;
+#: padded ones too, as the memo is keyed by cells as written
 MEMO_CELLS = [
-    ["P1", "P2", ""],
+    ["P1", "P2", " P1", ""],
     ["S1", "S2", ""],
-    ["2024-03-01", "2024-03-01T09:00:00+03:00", "01.03.2024", ""],
-    ["bone-marrow", "peripheral-blood", "marrow"],
+    ["2024-03-01", "2024-03-01T09:00:00+03:00", "01.03.2024", " 2024-03-01 ", ""],
+    ["bone-marrow", "peripheral-blood", "marrow", "bone-marrow "],
     ["mrd-flow", "cd3-abs", "nope"],
-    ["0.01", "<0.01", "negative", "120", "1e-4", "x", ""],
-    ["%", "fraction", "10*6/mL", ""],
+    ["0.01", "<0.01", "negative", "120", "1e-4", "x", " 0.01", ""],
+    ["%", "fraction", "10*6/mL", " % ", ""],
     ["", "500000", "many"],
     ["", "0.005", "0,005"],
     ["final", "cancelled", "done"],
