@@ -8,8 +8,10 @@ same drift, and the ratio between them is what the targets are set on.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -18,13 +20,29 @@ def _timed(work: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
+class Timings(NamedTuple):
+    """The shortest process CPU times (seconds) of the bare baseline and of the mapping, and
+    the ratio mapping / bare of each turn."""
+
+    bare: float
+    mapped: float
+    turns: tuple[float, ...]
+
+    def spread(self) -> str:
+        """The per-turn ratios, which show how far the machine's drift moves one ratio."""
+        return (
+            f"min {min(self.turns):.1f}x, median {statistics.median(self.turns):.1f}x, "
+            f"max {max(self.turns):.1f}x over {len(self.turns)} turns"
+        )
+
+
 def bare_and_mapped(
     bare: Callable[[], object], mapped: Callable[[], object], runs: int = 5
-) -> tuple[float, float]:
-    """The shortest process CPU times of the bare baseline and of the mapping, in seconds, over
-    ``runs`` turns of each."""
-    best_bare = best_mapped = float("inf")
+) -> Timings:
+    """Time the bare baseline and the mapping in ``runs`` turns (one of each per turn)."""
+    bare_times, mapped_times = [], []
     for _ in range(runs):
-        best_bare = min(best_bare, _timed(bare))
-        best_mapped = min(best_mapped, _timed(mapped))
-    return best_bare, best_mapped
+        bare_times.append(_timed(bare))
+        mapped_times.append(_timed(mapped))
+    turns = tuple(m / b for b, m in zip(bare_times, mapped_times, strict=True))
+    return Timings(min(bare_times), min(mapped_times), turns)
