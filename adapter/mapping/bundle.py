@@ -136,12 +136,6 @@ class BundleBuilder:
         self._entries: list[dict[str, Any]] = []
         self._targets: list[dict[str, Any]] = []
 
-    def __contains__(self, resource_id: str) -> bool:
-        return resource_id in self._by_id
-
-    def get(self, resource_id: str) -> Resource:
-        return self._by_id[resource_id].resource
-
     @property
     def targets(self) -> Mapping[str, Target]:
         """The resources put so far by id (a live, read-only view)."""

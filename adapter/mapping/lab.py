@@ -155,7 +155,7 @@ def map_lab(
     patients: dict[str, Target] = {}
     reports: dict[str, SpecimenReport] = {}  # by the site's specimen id
     specimens: dict[str, tuple[str, str, str]] = {}
-    observations = builder.targets
+    put_so_far = builder.targets  # by id; an Observation id found here is an accepted row's
 
     check = LabRowChecker(site, section, ctx)
     shapes = ObservationShapes(parts)
@@ -165,8 +165,8 @@ def map_lab(
     def across(record: LabRecord, row_issues: list[Issue]) -> tuple[LabRecord, str]:
         test = record.result.test
         obs_id = observation_id(record.specimen_id, test.system, test.code)
-        earlier = observations.get(obs_id)
-        if earlier is not None:  # the Observation of an accepted row: name that row
+        earlier = put_so_far.get(obs_id)
+        if earlier is not None:  # name the accepted row
             first_row = earlier.rows[0]["valuePositiveInt"]
             row_issues.append(duplicate("same specimen and test", first_row, "test"))
         elif conflict := specimen_conflict(specimens, record):

@@ -55,7 +55,7 @@ def test_a_patient_is_a_conditional_create_on_its_identifier() -> None:
     builder = BundleBuilder()
     target = builder.add_patient(SYSTEM, "P1", [4])
     assert builder.add_patient(SYSTEM, "P1", [4, 7]) is not None
-    assert patient_id(SYSTEM, "P1") in builder
+    assert patient_id(SYSTEM, "P1") in builder.targets
     assert target.entry["request"] == {
         "method": "POST",
         "url": "Patient",

@@ -108,7 +108,7 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
 
     def commit(self, builder: BundleBuilder, issues: list[Issue]) -> None:
         for system, value, resource, rows in self.patients.values():
-            known = patient_id(system, value) in builder
+            known = patient_id(system, value) in builder.targets
             patient = builder.add_patient(system, value, rows).resource
             if not known:
                 patient.update(
@@ -117,8 +117,9 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
                 patient["identifier"] = resource["identifier"]
         for item in self.pending:
             rid = item.resource["id"]
-            if rid in builder:
-                old = builder.get(rid)
+            found = builder.targets.get(rid)
+            if found is not None:
+                old = found.resource
                 if old != item.resource:
                     builder.replace(item.resource)
                     issues.append(
