@@ -113,6 +113,12 @@ class Target(NamedTuple):
         resource: Resource = self.entry["resource"]
         return resource
 
+    @property
+    def first_row(self) -> int:
+        """The first source row noted (a mapper's duplicate rule names it)."""
+        row: int = self.rows[0]["valuePositiveInt"]
+        return row
+
     def note(self, extension: dict[str, Any]) -> None:
         """Record one more source row: its ``ball-source-row`` extension, one dict per row
         (:attr:`SharedParts.source_row`); noting the row just noted again adds nothing."""

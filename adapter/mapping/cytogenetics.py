@@ -238,7 +238,7 @@ def map_cytogenetics(
     section: CytogeneticsSource = section_of(site, "cytogenetics")
     builder = BundleBuilder()
     reports: dict[str, list[tuple[CytogeneticsRecord, list[str]]]] = {}
-    seen: dict[str, int] = {}
+    put_so_far = builder.targets  # by id; an Observation id found here is an accepted row's
     specimens: dict[str, tuple[str, str, str]] = {}
 
     def check(row: Row) -> tuple[CytogeneticsRecord | None, list[Issue]]:
@@ -248,7 +248,7 @@ def map_cytogenetics(
         record: CytogeneticsRecord, row_issues: list[Issue]
     ) -> tuple[CytogeneticsRecord, list[str]]:
         obs_ids = observation_ids(site, record)
-        earlier = next((seen[oid] for oid in obs_ids if oid in seen), None)
+        earlier = next((put_so_far[o].first_row for o in obs_ids if o in put_so_far), None)
         if earlier is not None:
             row_issues.append(duplicate("same sample, method and finding", earlier, "sample_id"))
         conflict = specimen_conflict(specimens, record, noun="sample", values=False)
@@ -258,8 +258,6 @@ def map_cytogenetics(
 
     def accept(placed: tuple[CytogeneticsRecord, list[str]]) -> None:
         record, obs_ids = placed
-        for oid in obs_ids:
-            seen[oid] = record.row
         _add_record(builder, site, ctx.codes, record)
         reports.setdefault(specimen_id(site, record.specimen_id), []).append((record, obs_ids))
 

@@ -167,8 +167,7 @@ def map_lab(
         obs_id = observation_id(record.specimen_id, test.system, test.code)
         earlier = put_so_far.get(obs_id)
         if earlier is not None:  # name the accepted row
-            first_row = earlier.rows[0]["valuePositiveInt"]
-            row_issues.append(duplicate("same specimen and test", first_row, "test"))
+            row_issues.append(duplicate("same specimen and test", earlier.first_row, "test"))
         elif conflict := specimen_conflict(specimens, record):
             row_issues.append(conflict)
         return record, obs_id
