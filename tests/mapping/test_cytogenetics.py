@@ -303,6 +303,8 @@ def test_duplicates_and_specimen_conflicts(default_site: SiteConfig) -> None:
         "P2,S1,2024-03-01T08:30:00+01:00,bone-marrow,rt-pcr,ETV6::RUNX1,detected,,final",
     )
     assert errors(result) == ["duplicate-record", "specimen-conflict"]
+    duplicate = next(i for i in result.issues if i.rule == "duplicate-record")
+    assert duplicate.diagnostics.endswith("as row 2")  # the accepted row, not the rejected one
     assert (result.read, result.mapped) == (3, 1)
 
 
