@@ -52,7 +52,7 @@ from adapter.mapping.quantities import (
     quantity,
 )
 from adapter.mapping.rows import RowCheck, duplicate, map_rows, section_of
-from adapter.sources.delimited import CellGetter, Fields, Layout, Row
+from adapter.sources.delimited import CellGetter, Fields, Layout, Row, vocabulary
 from adapter.sources.site import LabSource, SiteConfig
 from adapter.sources.values import ValueProblem, parse_decimal
 from adapter.terminology import ConceptMapIndex
@@ -204,13 +204,11 @@ def map_lab(
     return done.result(builder, source_name, data, recorded)
 
 
-#: the cells a :class:`LabResult` is read from (all but the row's identity cells); an export
-#: repeats each combination on many rows
-RESULT_CELLS = (
+#: the cells of a row's :class:`ResultTerms`: all but its identity cells and its value
+TERMS_CELLS = (
     "specimen",
     "test",
     "status",
-    "value",
     "unit",
     "lod",
     "events_analyzed",
@@ -219,42 +217,53 @@ RESULT_CELLS = (
     "comment",
 )
 _IDENTITY_CELLS = ("patient_id", "specimen_id", "collected_at")
+_ROW_CELLS = (*_IDENTITY_CELLS, "value")
+
+#: the outcome of a row's result cells: its result (only when none is wrong) and their issues
+Outcome = tuple[LabResult | None, tuple[Issue, ...]]
 
 
 class LabRowChecker:
     """Checks lab rows against every lab rule, each row whole (every issue of the row).
 
-    A row's result is a pure function of its :data:`RESULT_CELLS`, and an export repeats the
-    same result cells (a test, its unit, a value written to the lab's precision) and the same
-    collection times on thousands of rows: each distinct combination and each distinct time is
-    checked once per file and its outcome reused (benchmarks/map_lab.py).  The memo is keyed by
-    the cells as written (read through :meth:`Layout.getter`, with no per-row dict): cells that
-    differ only in padding are checked apart, with equal outcomes.  Issues are immutable and
-    located by column, so they are shared as they are; each row gets its own list.
+    A row's result is a pure function of its :data:`TERMS_CELLS` and its value cell, and an
+    export repeats the same terms (a test, its unit, status, LOD, method) on thousands of rows
+    and the same collection times on every row of a specimen, while the values of a numeric
+    test mostly differ from row to row.  So each distinct combination of terms is checked once
+    per file (:func:`check_terms`), each distinct value once under its terms
+    (:meth:`ResultTerms.outcome`), each distinct time once, and their outcomes reused
+    (benchmarks/map_lab.py).  The memos are keyed by the cells as written (read through
+    :meth:`Layout.getter`, with no per-row dict): cells that differ only in padding are checked
+    apart, with equal outcomes.  Issues are immutable and located by column, so they are shared
+    as they are; each row gets its own list.
     """
 
     def __init__(self, site: SiteConfig, section: LabSource, ctx: LabContext) -> None:
         self.site, self.section, self.ctx = site, section, ctx
-        self._results: dict[tuple[str, ...], tuple[LabResult | None, tuple[Issue, ...]]] = {}
+        self._terms: dict[tuple[str, ...], ResultTerms] = {}
         self._times: dict[str, str] = {}
         # the getters of the file's layout, set by its first row (a file has one layout)
         self._layout: Layout | None = None
-        self._result_cells: CellGetter = _no_layout
-        self._identity_cells: CellGetter = _no_layout
+        self._terms_cells: CellGetter = _no_layout
+        self._row_cells: CellGetter = _no_layout
 
     def __call__(self, row: Row) -> tuple[LabRecord | None, list[Issue]]:
         """The record of a row (only when it has no error) and the row's issues."""
         if row.layout is not self._layout:  # the first row of a file
             self._layout = row.layout
-            self._result_cells = row.layout.getter(RESULT_CELLS)
-            self._identity_cells = row.layout.getter(_IDENTITY_CELLS)
+            self._terms_cells = row.layout.getter(TERMS_CELLS)
+            self._row_cells = row.layout.getter(_ROW_CELLS)
         cells = row.cells
-        key = self._result_cells(cells)  # as written: equal cells, equal outcome
-        found = self._results.get(key)
+        key = self._terms_cells(cells)  # as written: equal cells, equal outcome
+        terms = self._terms.get(key)
+        if terms is None:
+            terms = self._terms[key] = check_terms(row, self.site, self.section, self.ctx)
+        patient, specimen, when, value = self._row_cells(cells)
+        found = terms.outcomes.get(value)
         if found is None:
-            found = self._results[key] = check_result(row, self.site, self.section, self.ctx)
+            found = terms.outcomes[value] = terms.outcome(value.strip(), self.site, self.section)
         result, result_issues = found
-        patient, specimen, when = map(str.strip, self._identity_cells(cells))
+        patient, specimen, when = patient.strip(), specimen.strip(), when.strip()
         collected = self._times.get(when)
         if result is not None and patient and specimen and collected is not None:
             return LabRecord(row.number, patient, specimen, collected, result), list(result_issues)
@@ -272,11 +281,70 @@ def _no_layout(cells: Sequence[str]) -> tuple[str, ...]:
     raise AssertionError("a checker reads cells only after it has seen a row's layout")
 
 
-def check_result(
-    row: Row, site: SiteConfig, section: LabSource, ctx: LabContext
-) -> tuple[LabResult | None, tuple[Issue, ...]]:
-    """Check the :data:`RESULT_CELLS` of a row: specimen kind, test, status, value, unit, LOD,
-    events; the result only when none of them is wrong."""
+@dataclass(slots=True)
+class ResultTerms:
+    """What a lab row says of its result apart from the value, checked (:func:`check_terms`):
+    the specimen kind, test (None when unknown), status, unit, LOD, events analyzed, method,
+    instrument and comment as the row gives them, their ``issues``, and the :data:`Outcome` of
+    each value met under them so far (``outcomes``, by the value cell as written)."""
+
+    specimen: str
+    test: LabTest | None
+    status: str  # the status cell after the site vocabulary (STATUSES when it is known)
+    unit: str | None
+    lod: Decimal | None
+    events: int | None
+    method: str | None
+    instrument: str | None
+    comment: str | None
+    issues: tuple[Issue, ...]
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    def outcome(self, cell: str, site: SiteConfig, section: LabSource) -> Outcome:
+        """Check a value cell (stripped) under these terms: its form, and the value rules of
+        :func:`measure` when neither the terms nor the value have an error."""
+        issues = list(self.issues)
+        raw_value = vocabulary(section, "value", cell)
+        value: ResultValue | None = None
+        if raw_value:
+            try:
+                value = parse_result(raw_value, lambda t: parse_decimal(t, site))
+            except ValueProblem as exc:
+                issues.append(Issue("error", "value", str(exc), rule=exc.rule, location=("value",)))
+        elif self.status and self.status != "cancelled":
+            message = "value is empty (only a cancelled result may have none)"
+            issues.append(
+                Issue("error", "required", message, rule="required-cell", location=("value",))
+            )
+        test = self.test
+        if issues or test is None:
+            return None, tuple(issues)
+        measured = NOT_MEASURED
+        if value is not None:
+            found, value_issues = measure(value, self.unit, self.lod, test, section.mrd_unit)
+            issues += value_issues
+            if found is None:
+                return None, tuple(issues)
+            measured = found
+        return LabResult(
+            self.specimen,
+            test,
+            STATUSES[self.status],
+            measured.value,
+            measured.comparator,
+            measured.lod,
+            measured.interpretation,
+            self.events,
+            f"{raw_value} {measured.reported}" if measured.reported else None,
+            self.method,
+            self.instrument,
+            self.comment,
+        ), tuple(issues)
+
+
+def check_terms(row: Row, site: SiteConfig, section: LabSource, ctx: LabContext) -> ResultTerms:
+    """Check the :data:`TERMS_CELLS` of a row: specimen kind, test, status, LOD, events (the
+    unit is checked with the value, by :func:`measure`)."""
     check = RowCheck(row, site, section)
     check.require(("specimen", "test", "status"))
     specimen = check.one_of("specimen", SPECIMEN_KINDS, "specimen-unknown")
@@ -303,45 +371,19 @@ def check_result(
             check.error(
                 "events-format", "events_analyzed", f"{events_text!r} is not a whole number"
             )
-    raw_value = check.text("value")
-    value: ResultValue | None = None
-    if raw_value:
-        try:
-            value = parse_result(raw_value, lambda t: parse_decimal(t, site))
-        except ValueProblem as exc:
-            check.error(exc.rule, "value", str(exc))
-    elif status and status != "cancelled":
-        check.error(
-            "required-cell",
-            "value",
-            "value is empty (only a cancelled result may have none)",
-            "required",
-        )
     unit_text = check.cell("unit")
-    unit = section.units.get(unit_text, unit_text) or None
-    if check.issues or test is None:
-        return None, tuple(check.issues)
-    measured = NOT_MEASURED
-    if value is not None:
-        found, value_issues = measure(value, unit, lod, test, section.mrd_unit)
-        check.issues += value_issues
-        if found is None:
-            return None, tuple(check.issues)
-        measured = found
-    return LabResult(
+    return ResultTerms(
         specimen,
         test,
-        STATUSES[status],
-        measured.value,
-        measured.comparator,
-        measured.lod,
-        measured.interpretation,
+        status,
+        section.units.get(unit_text, unit_text) or None,
+        lod,
         events,
-        f"{raw_value} {measured.reported}" if measured.reported else None,
         check.cell("method") or None,
         check.cell("instrument") or None,
         check.cell("comment") or None,
-    ), tuple(check.issues)
+        tuple(check.issues),
+    )
 
 
 class Measured(NamedTuple):
