@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from adapter.cli.treatment import TREATMENT_KINDS, TreatmentMapper, load_context
+from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
 from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
@@ -36,7 +37,7 @@ from adapter.mapping.hl7v2 import (
 )
 from adapter.mapping.lab import LabContext, map_lab
 from adapter.mapping.quantities import LabTest, load_lab_tests
-from adapter.sources.site import SiteConfig, load_site, mappings_dir
+from adapter.sources.site import SiteConfig, load_site
 from adapter.terminology import concept_map
 
 Progress = Callable[[int], None] | None

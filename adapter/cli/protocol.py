@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from adapter.datafiles import mappings_dir
 from adapter.fhir import Resource
 from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
@@ -24,7 +25,6 @@ from adapter.protocol import evaluate, load_protocols_from_folder
 from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
-from adapter.sources.site import mappings_dir
 
 
 def gene_knowledge() -> Knowledge:

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from adapter.datafiles import mappings_dir
 from adapter.fhir import Resource
 from adapter.issues import UsageError
 from adapter.mapping.bundle import MapResult
@@ -25,7 +26,7 @@ from adapter.mapping.treatment.intrathecal import map_intrathecal
 from adapter.mapping.treatment.lymphocytes import map_lymphocytes
 from adapter.mapping.treatment.measurements import map_measurements
 from adapter.mapping.treatment.tables import TreatmentTables, load_treatment_tables
-from adapter.sources.site import SiteConfig, mappings_dir
+from adapter.sources.site import SiteConfig
 
 TreatmentMapper = Callable[[bytes, str, SiteConfig, str, Any, Sequence[Resource]], MapResult]
 

@@ -16,7 +16,9 @@ from typing import Literal
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "mappings" / "iscn" / "gene-loci.yaml"
+from adapter.datafiles import mappings_dir
+
+DEFAULT_PATH = mappings_dir() / "iscn" / "gene-loci.yaml"
 
 _LOCUS = re.compile(r"(\d{1,2}|X|Y)([pq])(\d{1,2}(?:\.\d{1,3})?)")
 

@@ -64,6 +64,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapter.datafiles import profiles_dir
 from adapter.fhir import CANONICAL, Resource, sd_url
 from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
@@ -347,11 +348,11 @@ def load_protocols(resources: Iterable[Resource], knowledge: Knowledge) -> dict[
 def default_content_dir() -> Path:
     """Where the content lives: the authored ``profiles/input/resources`` in a checkout (the
     source of truth; the package may be stale until rebuilt), else the published package."""
-    repo = Path(__file__).resolve().parents[2]
-    for candidate in (repo / "profiles" / "input" / "resources", repo / "profiles" / "package"):
+    profiles = profiles_dir()
+    for candidate in (profiles / "input" / "resources", profiles / "package"):
         if any(candidate.glob("PlanDefinition-*.json")):
             return candidate
-    return repo / "profiles" / "input" / "resources"
+    return profiles / "input" / "resources"
 
 
 def read_content_folder(folder: Path) -> list[Resource]:

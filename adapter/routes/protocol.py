@@ -21,12 +21,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
 from adapter.issues import Issue, IssueCode, UsageError, to_operation_outcome
 from adapter.protocol import Protocol, load_protocols_from_folder
 from adapter.protocol.apply import apply_plan
 from adapter.protocol.content import default_content_dir
-from adapter.sources.site import mappings_dir
 
 FHIR_JSON = "application/fhir+json"
 

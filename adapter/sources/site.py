@@ -11,7 +11,6 @@ format string is a :class:`~adapter.issues.UsageError` that names the key.
 from __future__ import annotations
 
 import codecs
-import os
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from adapter.datafiles import mappings_dir
 from adapter.issues import UsageError
 
 _SAMPLE = datetime(2024, 11, 23, 14, 5, 9)  # a date whose fields are all distinct
@@ -236,12 +236,6 @@ def _check_format(fmt: str, *, with_time: bool) -> str:
     if got != expected:
         raise ValueError(f"format {fmt!r} does not round-trip a date")
     return fmt
-
-
-def mappings_dir() -> Path:
-    """The ``mappings/`` folder: ``$BALL_FHIR_MAPPINGS`` or the one beside the package."""
-    env = os.environ.get("BALL_FHIR_MAPPINGS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "mappings"
 
 
 def parse_site(data: Any, origin: str) -> SiteConfig:

@@ -12,10 +12,11 @@ from typing import Any
 
 import yaml
 
+from adapter.datafiles import mappings_dir
 from adapter.issues import UsageError
 from adapter.validation.registry import Registry
 
-DEFAULT_MAP = Path(__file__).resolve().parents[2] / "mappings" / "profile-map.yaml"
+DEFAULT_MAP = mappings_dir() / "profile-map.yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from adapter.datafiles import profiles_dir
 from adapter.issues import Issue
 from adapter.packagecache import core_package_dir
 from adapter.validation.bundle import bundle_context, check_bundle_rules
@@ -16,7 +17,7 @@ from adapter.validation.profilemap import DEFAULT_MAP, ProfileMap, load_profile_
 from adapter.validation.registry import Registry
 
 #: Our own package (profiles, ValueSets, CodeSystem ball-concepts), built into the repository.
-PROFILES_PACKAGE = Path(__file__).resolve().parents[2] / "profiles" / "package"
+PROFILES_PACKAGE = profiles_dir() / "package"
 
 
 class Validator:
