@@ -44,7 +44,12 @@ def register(subparsers: Any) -> None:
         metavar="TGZ_OR_DIR",
         help="load a further FHIR package (folder or .tgz; repeatable)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="issues as readable lines or as an OperationOutcome (default: text)",
+    )
     parser.add_argument(
         "--base-only", action="store_true", help="base R4 only: apply no profile at all"
     )
