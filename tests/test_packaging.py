@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import adapter.datafiles
-import adapter.packagecache
 from adapter.cli import main
 from adapter.datafiles import data_root, examples_dir, mappings_dir, profiles_dir
 from adapter.issues import UsageError
