@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,24 @@ def test_help_is_shown_and_exits_0(command: list[str], capsys: pytest.CaptureFix
         main([*command, "--help"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("usage: ball-fhir " + " ".join(command))
+
+
+CLI = "from adapter.cli import main; raise SystemExit(main())"
+
+
+def test_lone_surrogates_in_input_exit_2_with_one_line(tmp_path: Path) -> None:
+    """Through a real process: its stdout is UTF-8 and refuses the surrogate, as a terminal's."""
+    source = tmp_path / "p.json"
+    source.write_text('{"resourceType": "Patient", "gender": "x\\udc00"}')
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "validate", str(source), "--format", "json"],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("ball-fhir: error: the input is not valid text")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
