@@ -284,9 +284,8 @@ _STATUS_CODES: dict[int, IssueCode] = {
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 (registered for HTTPException only)
-    response = outcome(
-        exc.status_code, _STATUS_CODES.get(exc.status_code, "processing"), exc.detail
-    )
+    code = _STATUS_CODES.get(exc.status_code, "processing")
+    response = outcome(exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
     return response
