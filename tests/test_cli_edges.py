@@ -4,6 +4,7 @@ atomic outputs, escaped echo of input, help texts for every command and argument
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -239,3 +240,26 @@ def test_lone_surrogates_in_input_exit_2_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("ball-fhir: error: the input is not valid text")
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_whatever_a_command_writes_to_a_terminal_is_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    main(["iscn", "46,XY\x1b]0;owned\x07\u202e"])
+    shown = terminal.getvalue()
+    assert "\x1b" not in shown
+    assert "\u202e" not in shown
+    assert "46,XY\\x1b]0;owned\\x07\\u202e" in shown
+    assert shown.count("\n") > 1  # line ends kept
+
+
+def test_a_pipe_gets_the_exact_text(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["iscn", "46,XY\x1b", "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["input"] == "46,XY\x1b"

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from adapter import __version__
 from adapter.cli import iscn, mainjob, mapcmd, protocol, serve, setup, validate
-from adapter.cli.output import escape
+from adapter.cli.output import escape, terminal_safe
 from adapter.issues import UsageError
 
 EXIT_USAGE = 2
@@ -54,8 +54,9 @@ def _message(exc: Exception) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        code: int = args.handler(args)
+        with terminal_safe():
+            args = build_parser().parse_args(argv)
+            code: int = args.handler(args)
     except KeyboardInterrupt:
         sys.stderr.write("ball-fhir: interrupted\n")
         return EXIT_INTERRUPTED
