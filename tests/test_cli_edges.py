@@ -187,8 +187,8 @@ def test_run_exits_0_when_every_source_is_clean(
 
 
 def _actions(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, str | None]]:
-    """(where, help) of every command and argument under ``parser``."""
-    found: list[tuple[str, str | None]] = []
+    """(where, help) of every command and argument under ``parser``, and its description."""
+    found: list[tuple[str, str | None]] = [(f"{path} (description)", parser.description or "-")]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help for choice in action._choices_actions}

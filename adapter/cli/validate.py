@@ -25,8 +25,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="validate FHIR R4 JSON resources or Bundles against R4 and the ball-fhir profiles",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Validate FHIR R4 JSON files (a resource or a Bundle each) against the R4 core "
+            "package, the ball-fhir profiles and any --package. Exit 0 when no file has an "
+            "error, 1 otherwise, 2 on usage errors (missing file, unknown profile, bad package)."
+        ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="FHIR JSON file")
     parser.add_argument(
