@@ -59,6 +59,18 @@ def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path) ->
     assert _leftovers(tmp_path) == []
 
 
+def test_a_link_is_followed_and_a_device_written_in_place(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_atomic(link, b"new")
+    assert link.is_symlink()
+    assert real.read_bytes() == b"new"
+    write_atomic(Path(os.devnull), b"discarded")  # not replaced by a regular file
+    assert Path(os.devnull).is_char_device()
+
+
 def test_ctrl_c_exits_130_without_traceback_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

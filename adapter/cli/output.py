@@ -85,19 +85,28 @@ def _new_file_mode(path: Path) -> int:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then
-    :func:`os.replace`); :class:`UsageError` when the path cannot be written."""
+    :func:`os.replace`); :class:`UsageError` when the path cannot be written.
+
+    A symbolic link is followed (its target is replaced, the link kept); a path that is not a
+    regular file (``/dev/stdout``, a named pipe) is written to directly, as it cannot be
+    replaced."""
+    target = Path(os.path.realpath(path))
     temporary: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if target.exists() and not target.is_file():
+            with target.open("wb") as stream:
+                stream.write(data)
+            return
         handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
         )
-        os.fchmod(handle, _new_file_mode(path))  # mkstemp makes it private (0600)
+        os.fchmod(handle, _new_file_mode(target))  # mkstemp makes it private (0600)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
         temporary = None
     except OSError as exc:
         raise UsageError(f"cannot write {escape(str(path))}: {exc.strerror or exc}") from None
