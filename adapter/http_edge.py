@@ -212,7 +212,7 @@ class EdgeMiddleware:
             if problem_text is not None:
                 await outcome(400, "structure", problem_text)(scope, receive, send)
                 return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None when an error answer was sent (413, 408)."""
@@ -244,19 +244,19 @@ class EdgeMiddleware:
         return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
-    """A ``receive`` handing the buffered body to the app once, then waiting for disconnect."""
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` handing the buffered body to the app once, then the client's own messages
+    (the disconnect a streaming response listens for)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await receive()
 
-    return receive
+    return replay
 
 
 def _route_path(scope: Scope) -> str:
