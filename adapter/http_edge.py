@@ -192,12 +192,12 @@ class EdgeMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         has_body = scope["method"] in ("POST", "PUT", "PATCH")
-        negotiated = scope["path"].startswith(NEGOTIATED_PREFIX)
+        path = scope["path"]
+        negotiated = path == NEGOTIATED_PREFIX or path.startswith(NEGOTIATED_PREFIX + "/")
         if negotiated:
             problem = negotiation_problem(scope, has_body)
             if problem is not None:
-                code: IssueCode = "not-supported"
-                await outcome(problem[0], code, problem[1])(scope, receive, send)
+                await outcome(problem[0], "not-supported", problem[1])(scope, receive, send)
                 return
         if not has_body:
             await self.app(scope, receive, send)
@@ -354,7 +354,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             )
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
-                    if method in ("post", "put") and path.startswith(NEGOTIATED_PREFIX):
+                    if method in ("post", "put") and path.startswith(NEGOTIATED_PREFIX + "/"):
                         operation.setdefault("requestBody", _FHIR_BODY)
                     responses = operation.setdefault("responses", {})
                     responses.pop("422", None)  # FastAPI's default: we answer 400
