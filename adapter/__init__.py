@@ -5,13 +5,7 @@ Layers (arrows point down; see README "Architecture"):
     cli/, api.py                      thin edges: files, HTTP, settings, exit codes
     mapping/  validation/  protocol/  pure work; never import each other
     fhir.py  issues.py  terminology.py  packagecache.py   the small shared core
-
-The mapping hot path may run compiled (scripts/compile, adapter/native.py).
 """
-
-from adapter.native import refuse_stale
 
 __version__ = "0.1.0"
 __all__ = ["__version__"]
-
-refuse_stale()

@@ -1,33 +1,29 @@
 """The HTTP edge (FastAPI): ``create_app()`` joins the routers; ``ball-fhir serve`` runs it.
 
 Routers live in :mod:`adapter.routes` (one module per concern, full-stack-fastapi-template
-layout).  Errors in requests are answered with an OperationOutcome, never a stack trace.
+layout).  :func:`adapter.http_edge.install` gives every router the same edges: body and depth
+limits, strict JSON, content negotiation under ``/fhir``, every error an OperationOutcome,
+access logs without patient data, ``GET /health`` and the OpenAPI error responses.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from adapter import __version__
-from adapter.issues import Issue
+from adapter.http_edge import Limits, install
 from adapter.routes import protocol as protocol_routes
 from adapter.routes import validate as validate_routes
 from adapter.validation import Validator
 
 
-def create_app(validator: Validator | None = None) -> FastAPI:
-    """The FastAPI application; ``validator`` replaces the default (core + profiles/package)."""
+def create_app(validator: Validator | None = None, limits: Limits | None = None) -> FastAPI:
+    """The FastAPI application; ``validator`` replaces the default (core + profiles/package),
+    ``limits`` those of the environment (:meth:`Limits.from_environment`)."""
     app = FastAPI(title="ball-fhir", version=__version__)
+    install(app, limits or Limits.from_environment())
     app.include_router(validate_routes.router)
     app.include_router(protocol_routes.router)
     if validator is not None:
         app.dependency_overrides[validate_routes.get_validator] = lambda: validator
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        issue = Issue("error", "invalid", f"bad request: {exc.errors()}"[:500], "request")
-        return validate_routes.outcome_response([issue], 400)
-
     return app

@@ -38,6 +38,10 @@ IssueCode = Literal[
     "business-rule",
     "incomplete",
     "exception",
+    "security",
+    "forbidden",
+    "too-costly",
+    "timeout",
 ]
 
 #: Extension carrying the raw text of a rejected record (profiles/input/fsh: ball-rejected-record).

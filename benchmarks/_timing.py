@@ -13,9 +13,6 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-import adapter.mapping.lab
-from adapter.native import compiled
-
 
 def _timed(work: Callable[[], object]) -> float:
     start = time.process_time()
@@ -49,10 +46,3 @@ def bare_and_mapped(
         mapped_times.append(_timed(mapped))
     turns = tuple(m / b for b, m in zip(bare_times, mapped_times, strict=True))
     return Timings(min(bare_times), min(mapped_times), turns)
-
-
-def build() -> str:
-    """Which build of the mapping hot path is measured (scripts/compile)."""
-    if compiled(adapter.mapping.lab):
-        return "compiled by mypyc (scripts/compile)"
-    return "pure Python (no compiled modules: scripts/compile)"

@@ -4,8 +4,7 @@ Run: ``.venv/bin/python benchmarks/map_lab.py [ROWS]``.  Prints rows/s of proces
 core, so other load on the machine does not distort it) for both, in the same run,
 and their ratio.  Targets (issue 2): >= 20,000 rows/s end to end, within 10x of the bare pass.
 The mapping side is the CLI's work (``map_file`` + ``bundle_json``): read the file, map every
-row to FHIR, serialise the Bundle; the first line says whether the hot path ran compiled
-(scripts/compile) or as pure Python.
+row to FHIR, serialise the Bundle.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from adapter.cli.mapcmd import bundle_json, map_file
 from adapter.sources.site import load_site
-from benchmarks._timing import bare_and_mapped, build
+from benchmarks._timing import bare_and_mapped
 
 HEADER = (
     "patient_id,specimen_id,collected_at,specimen,test,value,unit,events_analyzed,lod,status,"
@@ -73,7 +72,7 @@ def main() -> None:
 
     timings = bare_and_mapped(bare, mapped)
     t_bare, t_map = timings.bare, timings.mapped
-    print(f"rows: {n:,}  hot path: {build()}")
+    print(f"rows: {n:,}")
     print(f"csv.DictReader pass : {n / t_bare:12,.0f} rows/s  ({t_bare:.3f} s)")
     print(f"ball-fhir map lab   : {n / t_map:12,.0f} rows/s  ({t_map:.3f} s)")
     print(f"ratio (map / bare)  : {t_map / t_bare:12.1f}x slower (best of each)")

@@ -102,7 +102,7 @@ def test_wrong_encoding_is_a_usage_error_naming_the_line(
 
 
 def test_main_job_maps_every_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", str(ROOT / "examples" / "manifest.yaml"), "--out", str(tmp_path)]) == 0
+    assert main(["run", str(ROOT / "examples" / "manifest.yaml"), "--out", str(tmp_path)]) == 1
     output = capsys.readouterr().out
     table = {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.strip()}
     assert table["lab-default"] == ["lab", "16", "12", "4", "32", "0"]
@@ -123,7 +123,7 @@ def test_main_job_maps_every_example(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_every_bundle_of_the_main_job_is_valid(tmp_path: Path) -> None:
-    assert main(["run", str(ROOT / "examples" / "manifest.yaml"), "--out", str(tmp_path)]) == 0
+    assert main(["run", str(ROOT / "examples" / "manifest.yaml"), "--out", str(tmp_path)]) == 1
     bundles = sorted(tmp_path.glob("*.bundle.json"))
     assert len(bundles) >= 2
     validator = default_validator()

@@ -29,7 +29,12 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("string", metavar="STRING", help="the ISCN string (quote it)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="readable tree or JSON (default: text)",
+    )
     parser.set_defaults(handler=run_iscn)
 
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import yaml
 
-from adapter.cli.mapcmd import SOURCE_KINDS, bundle_json, map_file, read_bytes, write_json
+from adapter.cli.mapcmd import SOURCE_KINDS, bundle_json, map_file, read_bytes
+from adapter.cli.output import write_atomic, write_json
 from adapter.cli.protocol import load_content
+from adapter.datafiles import examples_dir
 from adapter.fhir import Resource
 from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
@@ -87,7 +89,7 @@ def map_job(job: Job, out: Path) -> MapResult:
     jobs before it), and write its Bundle to ``out/<job>.bundle.json``."""
     context = [out / f"{name}.bundle.json" for name in job.context]
     result = map_file(job.source, job.input, load_site(job.site), None, context)
-    (out / f"{job.name}.bundle.json").write_bytes(bundle_json(result.bundle))
+    write_atomic(out / f"{job.name}.bundle.json", bundle_json(result.bundle))
     return result
 
 
@@ -120,17 +122,20 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    jobs = load_manifest(Path(args.manifest))
+    jobs = load_manifest(Path(args.manifest) if args.manifest else examples_dir() / "manifest.yaml")
     out.mkdir(parents=True, exist_ok=True)
     validator = default_validator()
     rows: list[tuple[str, ...]] = [
         ("job", "source", "read", "mapped", "rejected", "entries", "validation errors")
     ]
     bundles: list[Resource] = []
+    problems = Counter[str]()
     for job in jobs:
         result = map_job(job, out)
         write_json(out / f"{job.name}.outcome.json", to_operation_outcome(result.issues))
         errors = sum(1 for i in validator.validate(result.bundle) if i.is_error)
+        problems["rejected records"] += result.rejected
+        problems["validation errors"] += errors
         bundles.append(result.bundle)
         rows.append(
             (
@@ -146,7 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"ball-fhir main job: {len(jobs)} source files -> {out}/\n")
     sys.stdout.write(_table(rows))
     combined = combine(bundles)
-    (out / "all.bundle.json").write_bytes(bundle_json(combined))
+    write_atomic(out / "all.bundle.json", bundle_json(combined))
     as_of = args.as_of or dt.date.today()
     evaluations = evaluate(combined, load_content(None), as_of)
     write_json(
@@ -161,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{counts[s]} {s}" for s in ("error", "warning", "information") if counts[s]
         )
         sys.stdout.write(f"  {names.get(ev.patient, ev.patient)} ({ev.protocol}): {shown}\n")
+        problems["error findings"] += counts["error"]
         for finding in ev.findings:
             if finding.severity != "information" or args.verbose:
                 sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
@@ -168,6 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"\nBundles: {out}/<job>.bundle.json (all resources: {out}/all.bundle.json); issues and "
         f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json\n"
     )
+    if +problems:  # exit 1, as README says, and say why
+        found = ", ".join(f"{n} {what}" for what, n in problems.items() if n)
+        sys.stdout.write(f"Exit 1: the inputs had problems ({found}).\n")
+        return 1
     return 0
 
 
@@ -183,7 +193,12 @@ def register(commands: Any) -> None:
     run = commands.add_parser(
         "run", help="the main job: map, validate and evaluate every source of a manifest"
     )
-    run.add_argument("manifest", nargs="?", default="examples/manifest.yaml")
+    run.add_argument(
+        "manifest",
+        nargs="?",
+        metavar="MANIFEST",
+        help="a manifest of jobs (default: the bundled examples/manifest.yaml)",
+    )
     run.add_argument("--out", default="out", help="output folder (default: out)")
     run.add_argument("--as-of", type=_date, help="evaluation date YYYY-MM-DD (default: today)")
     run.add_argument(

@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,10 +23,11 @@ from typing import Any
 
 import orjson
 
+from adapter.cli.output import escape, write_atomic, write_json
 from adapter.cli.treatment import TREATMENT_KINDS, TreatmentMapper, load_context
 from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
-from adapter.issues import UsageError, to_operation_outcome
+from adapter.issues import Issue, UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.mapping.cytogenetics import CytogeneticsContext, load_codes, map_cytogenetics
 from adapter.mapping.hl7v2 import (
@@ -96,10 +98,38 @@ def hl7v2_context(site: SiteConfig) -> Hl7v2Context:
     )
 
 
+_MSH = re.compile(rb"(?:^|[\r\n\x0b])(?:\xef\xbb\xbf)?MSH")
+
+
+def no_message_issue(data: bytes, name: str, encoding: str) -> Issue | None:
+    """An error when no line of ``data`` starts with ``MSH`` (an empty, binary, UTF-16 or other
+    non-HL7 file), with a hint at the likely cause; None when there is a message to map."""
+    if _MSH.search(data):
+        return None
+    if not data.strip():
+        hint = "the file is empty"
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"M\x00S\x00H" in data:
+        hint = f"it looks like UTF-16 text: save it as {encoding} (the site's encoding)"
+    elif b"\x00" in data:
+        hint = "it looks like a binary file, not text"
+    else:
+        hint = (
+            f"no line starts with MSH: is it HL7 v2 text in {encoding} (the site's "
+            "encoding), one segment per line or CR-separated?"
+        )
+    return Issue(
+        "error", "structure", f"no HL7 v2 message found: {hint}", "hl7v2-no-message", (), (name,)
+    )
+
+
 def _map_hl7v2(
     data: bytes, name: str, site: SiteConfig, recorded: str, progress: Progress
 ) -> MapResult:
-    return map_hl7v2(data, name, site, hl7v2_context(site), recorded, progress)
+    result = map_hl7v2(data, name, site, hl7v2_context(site), recorded, progress)
+    missing = no_message_issue(data, name, site.encoding)
+    if missing is not None:  # nothing read, but the file as a whole is rejected
+        result.issues.insert(0, missing)
+    return result
 
 
 @dataclass(frozen=True)
@@ -202,11 +232,6 @@ def bundle_json(bundle: Any) -> bytes:
     return orjson.dumps(bundle, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def write_json(path: Path, content: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
 def _progress_for(path: Path) -> Progress:
     """A stderr progress counter for inputs over 10,000 rows when stderr is a terminal."""
     if not sys.stderr.isatty():
@@ -230,11 +255,11 @@ def _report(result: MapResult, source: str, fmt: str) -> None:
     if fmt == "json":
         sys.stderr.write(json.dumps(to_operation_outcome(result.issues), ensure_ascii=False) + "\n")
         return
-    sys.stderr.write(f"{source}: {_summary(result)}\n")
+    sys.stderr.write(f"{escape(source)}: {_summary(result)}\n")
     for issue in result.issues:
-        sys.stderr.write(f"  {issue.to_text()}\n")
+        sys.stderr.write(f"  {escape(issue.to_text())}\n")
         if issue.source_record is not None:
-            sys.stderr.write(f"    record: {issue.source_record}\n")
+            sys.stderr.write(f"    record: {escape(issue.source_record)}\n")
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -247,8 +272,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     text = bundle_json(result.bundle)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_bytes(text)
+        write_atomic(Path(args.output), text)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(text)
@@ -257,7 +281,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         write_json(Path(args.rejects), to_operation_outcome(result.issues))
     if result.issues:
         _report(result, path.name, args.format)
-    return 1 if result.rejected else 0
+    return 1 if result.rejected or result.has_errors else 0
 
 
 def register(commands: Any) -> None:
@@ -268,7 +292,7 @@ def register(commands: Any) -> None:
     kinds = map_parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     for name, kind in SOURCE_KINDS.items():
         p = kinds.add_parser(name, help=kind.help)
-        p.add_argument("input", metavar="INPUT")
+        p.add_argument("input", metavar="INPUT", help="the file to map")
         p.add_argument(
             "--site",
             default="default",

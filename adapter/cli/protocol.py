@@ -192,13 +192,28 @@ def register(subparsers: Any) -> None:
         help="date for the apheresis check (default: the date of each CD3+ apheresis Procedure "
         "of the bundle, else the as-of date)",
     )
-    ev.add_argument("--format", choices=("text", "json"), default="text")
+    ev.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="findings as readable lines or as JSON (default: text)",
+    )
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(
         "cohort", help="Table-1 / Table-3 counts over many patients (protocol.md section 8)"
     )
     co.add_argument("paths", metavar="PATH", nargs="+", help="Bundle .json, .ndjson, or folders")
     _common(co)
-    co.add_argument("--table", choices=("patients", "outcomes"), default="patients")
-    co.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    co.add_argument(
+        "--table",
+        choices=("patients", "outcomes"),
+        default="patients",
+        help="patient characteristics or outcomes (default: patients)",
+    )
+    co.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="output format (default: text)",
+    )
     co.set_defaults(handler=cmd_cohort)

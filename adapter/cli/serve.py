@@ -1,23 +1,79 @@
-"""``ball-fhir serve``: run the HTTP API (adapter.api) with uvicorn."""
+"""``ball-fhir serve``: run the HTTP API (adapter.api) with uvicorn.
+
+Every setting has an environment variable, for containers and process managers:
+``BALL_FHIR_HOST``, ``BALL_FHIR_PORT``, ``WEB_CONCURRENCY`` (worker processes, the variable
+uvicorn and gunicorn read) and the request limits of :class:`adapter.http_edge.Limits`
+(``BALL_FHIR_MAX_BODY``, ``BALL_FHIR_MAX_DEPTH``, ``BALL_FHIR_BODY_TIMEOUT``).  Logs are JSON
+lines on stderr without patient data (:func:`adapter.http_edge.log_config`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
+
+from adapter.http_edge import Limits, log_config
+from adapter.issues import UsageError
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise UsageError(f"${name} must be a whole number, not {raw!r}")
+    return int(raw)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: only this command needs the server
 
-    from adapter.api import create_app
-
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    try:
+        Limits.from_environment()  # refuse bad limits before binding, not in each worker
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    uvicorn.run(
+        "adapter.api:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=log_config(),
+        access_log=False,  # adapter.http_edge logs each request without its query string
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 
 def register(commands: Any) -> None:
     """Add the ``serve`` command."""
-    serve = commands.add_parser("serve", help="serve $validate, $apply and metadata over HTTP")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve $validate, $apply and metadata over HTTP",
+        description=(
+            "Run the HTTP API (FHIR JSON under /fhir, GET /health). No authentication: put it "
+            "behind a reverse proxy that terminates TLS and authenticates (README, Deployment)."
+        ),
+    )
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("BALL_FHIR_HOST", "127.0.0.1"),
+        help="address to bind (default: $BALL_FHIR_HOST or 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=_env_int("BALL_FHIR_PORT", 8080),
+        help="port (default: $BALL_FHIR_PORT or 8080)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=_env_int("WEB_CONCURRENCY", 1),
+        help="worker processes, each with its own validator (default: $WEB_CONCURRENCY or 1)",
+    )
     serve.set_defaults(handler=cmd_serve)

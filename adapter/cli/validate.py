@@ -25,8 +25,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="validate FHIR R4 JSON resources or Bundles against R4 and the ball-fhir profiles",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Validate FHIR R4 JSON files (a resource or a Bundle each) against the R4 core "
+            "package, the ball-fhir profiles and any --package. Exit 0 when no file has an "
+            "error, 1 otherwise, 2 on usage errors (missing file, unknown profile, bad package)."
+        ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="FHIR JSON file")
     parser.add_argument(
@@ -44,7 +47,12 @@ def register(subparsers: Any) -> None:
         metavar="TGZ_OR_DIR",
         help="load a further FHIR package (folder or .tgz; repeatable)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="issues as readable lines or as an OperationOutcome (default: text)",
+    )
     parser.add_argument(
         "--base-only", action="store_true", help="base R4 only: apply no profile at all"
     )

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
-from mypy_extensions import mypyc_attr
-
 from adapter.issues import Issue, IssueCode, UsageError
 from adapter.mapping.bundle import BundleBuilder, MapResult
 from adapter.sources.delimited import Fields, Row, read_rows
@@ -39,7 +37,6 @@ def section_of(site: SiteConfig, kind: str) -> Any:
     return section
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # the treatment sources add cell readers
 @dataclass(slots=True)
 class RowCheck:
     """Issues of one row (locations are column names until :func:`locate` places them)."""

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
@@ -106,7 +107,7 @@ async def plan_definition_apply(
     if protocol is None:
         return _outcome(404, "not-found", f"PlanDefinition/{plan_id} is not a protocol we serve")
     try:
-        body = json.loads(await request.body())
+        body = await run_in_threadpool(json.loads, await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _outcome(400, "structure", "the body is not JSON")
     try:
@@ -120,7 +121,9 @@ async def plan_definition_apply(
     except _BadInput as exc:
         return _outcome(400, "invalid", str(exc), exc.expression)
     try:
-        result, _ = apply_plan(data, protocol, subject, as_of, course_start)
+        result, _ = await run_in_threadpool(
+            apply_plan, data, protocol, subject, as_of, course_start
+        )
     except UsageError as exc:
         return _outcome(422, "not-found", str(exc), "subject")
     return JSONResponse(result, media_type=FHIR_JSON)

@@ -64,7 +64,7 @@ async def _validate(
 ) -> JSONResponse:
     raw = await request.body()
     try:
-        body = json.loads(raw)
+        body = await run_in_threadpool(json.loads, raw)
     except (UnicodeDecodeError, ValueError) as exc:
         return _problem(400, "structure", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
