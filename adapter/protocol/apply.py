@@ -167,7 +167,7 @@ def apply_plan(
     """
     index = BundleIndex(bundle)
     target = index.resolve({"reference": subject})
-    facts = next((f for f in collect(index) if f.patient is target), None)
+    facts = next((f for f in collect(index, as_of) if f.patient is target), None)
     if target is None or facts is None:
         raise UsageError(f"subject {subject} is not a Patient in the data Bundle")
     evaluation, ctx = evaluate_patient(index, facts, protocol, as_of)

@@ -70,7 +70,7 @@ def evaluate(
     day = as_of or dt.date.today()
     index = BundleIndex(bundle)
     out: list[PatientEvaluation] = []
-    for facts in collect(index):
+    for facts in collect(index, day):
         protocol = protocol_for(facts, protocols, protocol_id)
         out.append(evaluate_patient(index, facts, protocol, day, apheresis_date)[0])
     return out

@@ -158,11 +158,40 @@ def _subject(resource: Resource) -> object:
     return resource.get("subject") or resource.get("patient")
 
 
-def collect(index: BundleIndex) -> list[PatientFacts]:
-    """Facts per Patient of the bundle, in bundle order.
+def known_on(resource: Resource) -> Date | None:
+    """The day a fact became known: the latest of its clinically relevant time
+    (effective/performed/onset) and, for a result, the day it was ``issued``.
+
+    A marrow sampled on day 29 but reported on day 31 was not known on day 30: evaluating "as of"
+    a date must not see it (issue 14, "Evaluation date cuts the data").
+    """
+    days = [
+        d
+        for d in (
+            effective_date(resource),
+            onset_date(resource) if resource.get("resourceType") == "Condition" else None,
+            parse_date(resource.get("issued")),
+        )
+        if d is not None
+    ]
+    return max(days) if days else None
+
+
+def _after(resource: Resource, as_of: Date | None) -> bool:
+    if as_of is None:
+        return False
+    day = known_on(resource)
+    return day is not None and day > as_of
+
+
+def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]:
+    """Facts per Patient of the bundle, in bundle order, as they were known on ``as_of``.
 
     A resource belongs to the patient its ``subject``/``patient`` resolves to.  When the bundle
-    holds exactly one Patient, resources without a resolvable subject are given to it.
+    holds exactly one Patient, resources without a resolvable subject are given to it.  With an
+    ``as_of`` date, every dated fact known only after it (:func:`known_on`) is left out, and a
+    death after it is not seen: nothing from the future changes a finding.  A blinatumomab bag
+    that started on or before the date stays (the courses rule cuts its span at the date).
     """
     patients = index.resources("Patient")
     facts = [PatientFacts(p, index.ref(p)) for p in patients]
@@ -172,6 +201,8 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
         pf.birth_date = parse_date(p.get("birthDate"))
         pf.gender = p.get("gender")
         pf.deceased = parse_date(p.get("deceasedDateTime"))
+        if pf.deceased is not None and as_of is not None and pf.deceased > as_of:
+            pf.deceased = None
 
     def owner(resource: Resource) -> PatientFacts | None:
         target = index.resolve(_subject(resource))
@@ -181,7 +212,11 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
 
     for cond in index.resources("Condition"):
         f = owner(cond)
-        if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL):
+        if (
+            f is None
+            or not has_code(cond.get("code"), SNOMED, SCT_B_ALL)
+            or _after(cond, as_of)
+        ):
             continue
         dated = Dated(cond, onset_date(cond))
         if _is_relapse(cond):
@@ -192,12 +227,13 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             f.diagnosis = dated
     for proc in index.resources("Procedure"):
         f = owner(proc)
-        if f is None:
+        if f is None or _after(proc, as_of):
             continue
         code = proc.get("code")
         if has_code(code, BALL_CONCEPTS, BALL_FRONTLINE):
             end = period_dates(proc, "performedPeriod")[1]
-            f.end_of_therapy = Dated(proc, end)
+            if end is None or as_of is None or end <= as_of:
+                f.end_of_therapy = Dated(proc, end)
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_INFUSION):
             f.cd3_infusions.append(Dated(proc, effective_date(proc)))
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_APHERESIS):
@@ -215,7 +251,11 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
     }
     for obs in index.resources("Observation"):
         f = owner(obs)
-        if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
+        if (
+            f is None
+            or obs.get("status") in ("entered-in-error", "cancelled")
+            or _after(obs, as_of)
+        ):
             continue
         dated = Dated(obs, effective_date(obs))
         for pair in codings(obs.get("code")):
@@ -231,7 +271,11 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             break
     for ma in index.resources("MedicationAdministration"):
         f = owner(ma)
-        if f is None or ma.get("status") in ("entered-in-error", "not-done"):
+        if (
+            f is None
+            or ma.get("status") in ("entered-in-error", "not-done")
+            or _after(ma, as_of)
+        ):
             continue
         meds = medication_codes(index, ma)
         if is_intrathecal(ma):
