@@ -212,11 +212,7 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
 
     for cond in index.resources("Condition"):
         f = owner(cond)
-        if (
-            f is None
-            or not has_code(cond.get("code"), SNOMED, SCT_B_ALL)
-            or _after(cond, as_of)
-        ):
+        if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL) or _after(cond, as_of):
             continue
         dated = Dated(cond, onset_date(cond))
         if _is_relapse(cond):
@@ -271,11 +267,7 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             break
     for ma in index.resources("MedicationAdministration"):
         f = owner(ma)
-        if (
-            f is None
-            or ma.get("status") in ("entered-in-error", "not-done")
-            or _after(ma, as_of)
-        ):
+        if f is None or ma.get("status") in ("entered-in-error", "not-done") or _after(ma, as_of):
             continue
         meds = medication_codes(index, ma)
         if is_intrathecal(ma):
