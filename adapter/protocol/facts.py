@@ -235,7 +235,11 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_APHERESIS):
             if proc.get("status") not in ("entered-in-error", "not-done"):
                 f.apheresis.append(Dated(proc, effective_date(proc)))
-        elif has_code(code, SNOMED, SCT_HSCT):
+        elif has_code(code, SNOMED, SCT_HSCT) and proc.get("status") not in (
+            "entered-in-error",
+            "not-done",
+            "preparation",
+        ):
             f.hsct.append(Dated(proc, effective_date(proc)))
     obs_kinds: dict[tuple[str, str], str] = {
         (BALL_CONCEPTS, BALL_MRD): "mrd",
@@ -289,6 +293,7 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             pf.karyotypes,
             pf.apheresis,
             pf.follow_ups,
+            pf.hsct,
         ):
             lst.sort(key=lambda d: (d.date is None, d.date))
     return facts

@@ -40,7 +40,7 @@ def rule_outcome(ctx: Ctx) -> None:
     event: str | None = None
     event_date: Date | None = None
     why: str
-    if ctx.non_responder is not None and (cr is None or cr > ctx.non_responder):
+    if ctx.non_responder is not None and cr is None:
         category, event, event_date = "non-responder", "non-response", rel
         why = (
             "assessed as non-responder after the course (counts as non-responder even if death "
