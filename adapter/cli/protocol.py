@@ -2,7 +2,8 @@
 
 Thin edge over :mod:`adapter.protocol`: reads files, loads the protocol content, renders.
 Exit codes: 0 done; 1 evaluated, and at least one finding has severity ``error`` (evaluate);
-2 usage error (unreadable input, unknown protocol, broken content).
+2 usage error (unreadable input, unknown protocol: ``--protocol`` or a CarePlan naming a
+PlanDefinition we do not have, broken content).
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(_render_text(evaluations, as_of))
+    if any(e.first("unknown-protocol") for e in evaluations):
+        sys.stderr.write("error: a patient's protocol is not loaded (unknown-protocol finding)\n")
+        return 2
     has_error = any(f.severity == "error" for e in evaluations for f in e.findings)
     return 1 if has_error else 0
 
@@ -154,6 +158,9 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         protocols = load_content(args.content)
         as_of = args.as_of or dt.date.today()
         evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
+        unknown = [e.patient for e in evaluations if e.first("unknown-protocol")]
+        if unknown:
+            raise UsageError(f"protocol not loaded for {', '.join(unknown)}")
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
