@@ -16,12 +16,12 @@ from adapter.protocol.bundle import Date, Qty, convert, has_code, quantity
 from adapter.protocol.content import Course
 from adapter.protocol.facts import (
     LOINC_BSA,
-    Dated,
     LOINC_HEIGHT,
     LOINC_WEIGHT,
     MCODE_NORMALIZATION_BASIS,
     SCT_BASIS_BSA,
     SCT_BASIS_FIXED,
+    Dated,
 )
 from adapter.protocol.model import Finding
 from adapter.protocol.rules.context import S4, CourseRun, Ctx, _conv, _fmt
