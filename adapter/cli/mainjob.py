@@ -161,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{counts[s]} {s}" for s in ("error", "warning", "information") if counts[s]
         )
         sys.stdout.write(f"  {names.get(ev.patient, ev.patient)} ({ev.protocol}): {shown}\n")
-        for finding in ev.findings:
+        for finding in ev.ordered():  # clinical signals first, missing data last
             if finding.severity != "information" or args.verbose:
                 sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
     sys.stdout.write(

@@ -109,7 +109,7 @@ def _render_text(evaluations: list[PatientEvaluation], as_of: dt.date) -> str:
     out = io.StringIO()
     for ev in evaluations:
         out.write(f"{ev.patient}  protocol {ev.protocol}  as of {as_of}\n")
-        for f in ev.findings:
+        for f in ev.ordered():
             out.write(f"  [{f.severity}] {f.code}: {f.message}\n")
             out.write(f"      source: {f.source}")
             if f.evidence:

@@ -13,7 +13,7 @@ from adapter.issues import UsageError
 from adapter.protocol.bundle import BundleIndex
 from adapter.protocol.content import DEFAULT_PROTOCOL, Protocol
 from adapter.protocol.facts import PatientFacts, collect
-from adapter.protocol.model import Finding, PatientEvaluation
+from adapter.protocol.model import MISSING_DATA, Finding, FindingSeverity, PatientEvaluation
 from adapter.protocol.rules import RULES, Ctx, find_courses
 
 
@@ -82,7 +82,40 @@ def evaluate_patient(
     )
     for rule in RULES:
         rule(ctx)
-    return PatientEvaluation(facts.ref, protocol.id, ctx.findings, ctx.summary), ctx
+    evaluation = PatientEvaluation(facts.ref, protocol.id, ctx.findings, ctx.summary)
+    fold_missing(evaluation)
+    return evaluation, ctx
+
+
+def fold_missing(evaluation: PatientEvaluation) -> None:
+    """Fold the ``*-not-derivable`` findings of a patient into one ``missing-data`` finding that
+    lists what is missing (issue 14, "Findings stay readable"): its message joins theirs, its
+    severity is their highest, its evidence and parameters are theirs, and ``data.items`` holds
+    each folded finding as JSON.  The folded findings stay on ``evaluation.folded``."""
+    folded = [f for f in evaluation.findings if f.code.endswith("-not-derivable")]
+    if not folded:
+        return
+    evaluation.folded = folded
+    keep = [f for f in evaluation.findings if not f.code.endswith("-not-derivable")]
+    severity: FindingSeverity = min(
+        (f.severity for f in folded), key=("error", "warning", "information").index
+    )
+    evaluation.findings = [
+        *keep,
+        Finding(
+            code=MISSING_DATA,
+            severity=severity,
+            message=f"Not derivable for missing data ({len(folded)}): "
+            + " | ".join(f.message.rstrip(".") for f in folded)
+            + ".",
+            source="; ".join(dict.fromkeys(f.source for f in folded)),
+            rule=0,
+            patient=evaluation.patient,
+            evidence=tuple(dict.fromkeys(e for f in folded for e in f.evidence)),
+            parameters={k: v for f in folded for k, v in f.parameters.items()},
+            data={"items": [f.to_json() for f in folded], "codes": [f.code for f in folded]},
+        ),
+    ]
 
 
 def evaluate(

@@ -7,6 +7,27 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FindingSeverity = Literal["error", "warning", "information"]
+FindingKind = Literal["clinical", "data"]
+
+#: Findings about the data rather than the patient (unreadable units, impossible values, results
+#: that cannot be read, content not loaded, what is missing): listed after the clinical signals.
+DATA_CODES = frozenset(
+    {
+        "unit-not-understood",
+        "measurement-implausible",
+        "mrd-unreadable",
+        "mrd-indeterminate",
+        "dose-unit-not-understood",
+        "cytogenetics-not-read",
+        "bfm-stratum-mismatch",
+        "eligibility-b-lineage-unknown",
+        "unknown-protocol",
+        "missing-data",
+    }
+)
+#: The code of the one finding per patient that lists what is missing (issue 14).
+MISSING_DATA = "missing-data"
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2}
 
 
 @dataclass(frozen=True)
@@ -29,10 +50,20 @@ class Finding:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def kind(self) -> FindingKind:
+        """``clinical`` (a signal about the patient) or ``data`` (about the data: shown after)."""
+        return (
+            "data"
+            if self.code in DATA_CODES or self.code.endswith("-not-derivable")
+            else ("clinical")
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity,
+            "kind": self.kind,
             "rule": self.rule,
             "patient": self.patient,
             "message": self.message,
@@ -51,12 +82,24 @@ class PatientEvaluation:
     protocol: str
     findings: list[Finding] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    #: the ``*-not-derivable`` findings folded into the one ``missing-data`` finding; kept so
+    #: clients and tests can still ask for them by code (:meth:`codes`, :meth:`first`)
+    folded: list[Finding] = field(default_factory=list)
 
     def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
+        """Codes of the findings, then of the folded ones."""
+        return [f.code for f in self.findings] + [f.code for f in self.folded]
 
     def first(self, code: str) -> Finding | None:
-        return next((f for f in self.findings if f.code == code), None)
+        return next((f for f in (*self.findings, *self.folded) if f.code == code), None)
+
+    def ordered(self) -> list[Finding]:
+        """Clinical signals first (errors, warnings, information), then findings about the
+        data, ``missing-data`` last; rule order within each group."""
+        return sorted(
+            self.findings,
+            key=lambda f: (f.kind == "data", f.code == MISSING_DATA, _SEVERITY_ORDER[f.severity]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
