@@ -198,6 +198,7 @@ class BundleIndex:
         self.by_type: dict[str, list[Resource]] = {}
         self._by_ref: dict[str, Resource] = {}
         self._ref_of: dict[int, str] = {}
+        self._full_url: dict[int, str] = {}
         for entry in bundle.get("entry", []) or []:
             res = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(res, dict) or "resourceType" not in res:
@@ -209,6 +210,7 @@ class BundleIndex:
             keys: list[str] = []
             if isinstance(full, str):
                 keys.append(full)
+                self._full_url[id(res)] = full
             if rid:
                 keys.append(f"{rtype}/{rid}")
                 keys.append(f"urn:uuid:{rid}")
@@ -232,6 +234,10 @@ class BundleIndex:
         if len(parts) >= 2:
             return self._by_ref.get(f"{parts[-2]}/{parts[-1]}")
         return None
+
+    def full_url(self, resource: Resource | None) -> str | None:
+        """The ``fullUrl`` of the resource's entry, if it has one."""
+        return None if resource is None else self._full_url.get(id(resource))
 
     def ref(self, resource: Resource) -> str:
         """How a finding cites a resource: ``Type/id`` (or the fullUrl when there is no id)."""

@@ -327,6 +327,7 @@ def _actual_vs_plan(ctx: Ctx, run: CourseRun, rows: list[dict[str, Any]], flat: 
                 S4,
                 (ma,),
                 ("weight-boundary-kg", "weight-boundary-comparison"),
+                course=n,
             )
         elif not flat and basis == "fixed":
             ctx.add(
