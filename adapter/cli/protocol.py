@@ -23,7 +23,13 @@ from adapter.fhir import Resource
 from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
 from adapter.protocol import evaluate, load_protocols_from_folder
-from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
+from adapter.protocol.cohort import (
+    outcomes_table,
+    patients_table,
+    render_csv_rows,
+    render_text,
+    strata_table,
+)
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
 
@@ -164,7 +170,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    table = patients_table(evaluations) if args.table == "patients" else outcomes_table(evaluations)
+    tables = {"patients": patients_table, "strata": strata_table, "outcomes": outcomes_table}
+    table = tables[args.table](evaluations)
     if args.format == "json":
         sys.stdout.write(json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -202,10 +209,15 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(
-        "cohort", help="Table-1 / Table-3 counts over many patients (protocol.md section 8)"
+        "cohort", help="Table 1 / 2 / 3 counts over many patients (protocol.md section 8)"
     )
     co.add_argument("paths", metavar="PATH", nargs="+", help="Bundle .json, .ndjson, or folders")
     _common(co)
-    co.add_argument("--table", choices=("patients", "outcomes"), default="patients")
+    co.add_argument(
+        "--table",
+        choices=("patients", "strata", "outcomes"),
+        default="patients",
+        help="Table 1 (patients), Table 2 (risk strata by protocol group), Table 3 (outcomes)",
+    )
     co.add_argument("--format", choices=("text", "json", "csv"), default="text")
     co.set_defaults(handler=cmd_cohort)

@@ -49,6 +49,14 @@ class Spec:
     death: dt.date | None = None
     later_relapse: dt.date | None = None
     translocation: str | None = "none"  # a KARYOTYPES key, or None for unknown
+    #: course 2 (full dose, 14 days after course 1 ends) and its day-29 status: cr | nr
+    course2: str | None = None
+    mrd2_pct: float | None = None
+    #: disease status "worsened" on this course-1 day (< 28): progression during the course
+    progression_day: int | None = None
+    hsct: dt.date | None = None
+    #: the relapse risk group as recorded (S1..S5; protocol.md §2 keeps S5 as input)
+    stratum: str | None = None
 
 
 def bundle_for(s: Spec) -> dict[str, Any]:
@@ -206,11 +214,8 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                 "dosage": {"route": {"coding": [{"system": SCT, "code": "72607000"}]}},
             }
         )
-    day29 = s.course_start + dt.timedelta(days=28)
-    if s.mrd_pct is not None:
-        obs("mrd-flow", day29, s.mrd_pct, "%", BALL)
-    if s.response != "none":
-        code = "550991000124107" if s.response == "cr" else "271299001"
+
+    def disease_status(day: dt.date, code: str) -> None:
         add(
             {
                 "resourceType": "Observation",
@@ -218,8 +223,73 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                 "subject": subj,
                 "focus": [relapse_ref],
                 "code": {"coding": [{"system": LNC, "code": "97509-4"}]},
-                "effectiveDateTime": day29.isoformat(),
+                "effectiveDateTime": day.isoformat(),
                 "valueCodeableConcept": {"coding": [{"system": SCT, "code": code}]},
+            }
+        )
+
+    status_code = {"cr": "550991000124107", "nr": "359746009"}
+    day29 = s.course_start + dt.timedelta(days=28)
+    if s.mrd_pct is not None:
+        obs("mrd-flow", day29, s.mrd_pct, "%", BALL)
+    if s.progression_day is not None:
+        disease_status(s.course_start + dt.timedelta(days=s.progression_day - 1), "271299001")
+    if s.response != "none":
+        disease_status(day29, "550991000124107" if s.response == "cr" else "271299001")
+    if s.course2 is not None:
+        start2 = day29 + dt.timedelta(days=14)
+        add(
+            {
+                "resourceType": "MedicationAdministration",
+                "status": "completed",
+                "subject": subj,
+                "medicationCodeableConcept": {"coding": [{"system": RX, "code": "1597258"}]},
+                "effectivePeriod": {
+                    "start": f"{start2.isoformat()}T00:00:00Z",
+                    "end": f"{(start2 + dt.timedelta(days=28)).isoformat()}T00:00:00Z",
+                },
+                "reasonReference": [relapse_ref],
+                "dosage": {
+                    "route": {"coding": [{"system": SCT, "code": "47625008"}]},
+                    "rateQuantity": {
+                        "value": 28 if flat else round(min(15 * bsa, 28), 2),
+                        "unit": "ug/d",
+                        "system": UCUM,
+                        "code": "ug/d",
+                    },
+                },
+            }
+        )
+        end2 = start2 + dt.timedelta(days=28)
+        if s.mrd2_pct is not None:
+            obs("mrd-flow", end2, s.mrd2_pct, "%", BALL)
+        disease_status(end2, status_code[s.course2])
+    if s.hsct is not None:
+        add(
+            {
+                "resourceType": "Procedure",
+                "status": "completed",
+                "subject": subj,
+                "code": {"coding": [{"system": SCT, "code": "234336002"}]},
+                "performedDateTime": s.hsct.isoformat(),
+            }
+        )
+    if s.stratum is not None:
+        add(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "subject": subj,
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+                            "code": "C167435",
+                        }
+                    ]
+                },
+                "effectiveDateTime": s.relapses[-1].isoformat(),
+                "valueCodeableConcept": {"coding": [{"system": BALL, "code": s.stratum}]},
             }
         )
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

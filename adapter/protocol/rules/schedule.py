@@ -21,7 +21,7 @@ def _nearest(events: list[Dated], due: dt.date, tol: int, used: list[Resource]) 
     """The event nearest the due day within the tolerance, each event used for one day only."""
     best: Dated | None = None
     for e in events:
-        if e.date is None or abs((e.date - due).days) > tol or e.resource in used:
+        if e.date is None or abs((e.date - due).days) > tol or any(e.resource is u for u in used):
             continue
         if (
             best is None
