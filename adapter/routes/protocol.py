@@ -146,28 +146,33 @@ def _read(rtype: str, rid: str, content: tuple[Resource, ...]) -> JSONResponse:
     return JSONResponse(hit, media_type=FHIR_JSON)
 
 
-@router.get("/fhir/PlanDefinition", response_class=JSONResponse)
-async def plan_definition_search(request: Request, content: Content) -> JSONResponse:
-    """Every PlanDefinition we run, as a ``searchset`` Bundle."""
-    return _search("PlanDefinition", request, content)
+def _content_routes(rtype: str) -> None:
+    """``GET /fhir/{rtype}`` (a searchset of all) and ``GET /fhir/{rtype}/{id}`` (a read)."""
+
+    async def search(request: Request, content: Content) -> JSONResponse:
+        return _search(rtype, request, content)
+
+    async def read(rid: str, content: Content) -> JSONResponse:
+        return _read(rtype, rid, content)
+
+    router.add_api_route(
+        f"/fhir/{rtype}",
+        search,
+        methods=["GET"],
+        response_class=JSONResponse,
+        summary=f"Every {rtype} we run, as a searchset Bundle",
+    )
+    router.add_api_route(
+        f"/fhir/{rtype}/{{rid}}",
+        read,
+        methods=["GET"],
+        response_class=JSONResponse,
+        summary=f"One {rtype} we run, by id (404 OperationOutcome otherwise)",
+    )
 
 
-@router.get("/fhir/PlanDefinition/{rid}", response_class=JSONResponse)
-async def plan_definition_read(rid: str, content: Content) -> JSONResponse:
-    """One PlanDefinition we run, by id (404 OperationOutcome otherwise)."""
-    return _read("PlanDefinition", rid, content)
-
-
-@router.get("/fhir/ActivityDefinition", response_class=JSONResponse)
-async def activity_definition_search(request: Request, content: Content) -> JSONResponse:
-    """Every ActivityDefinition the PlanDefinitions use, as a ``searchset`` Bundle."""
-    return _search("ActivityDefinition", request, content)
-
-
-@router.get("/fhir/ActivityDefinition/{rid}", response_class=JSONResponse)
-async def activity_definition_read(rid: str, content: Content) -> JSONResponse:
-    """One ActivityDefinition, by id."""
-    return _read("ActivityDefinition", rid, content)
+for _rtype in ("PlanDefinition", "ActivityDefinition"):
+    _content_routes(_rtype)
 
 
 @router.post("/fhir/PlanDefinition/{plan_id}/$apply", response_class=JSONResponse)

@@ -167,9 +167,9 @@ def bundle_for(s: Spec) -> dict[str, Any]:
     )
     flat = s.weight_kg > 45
     bsa = (s.height_cm * s.weight_kg / 3600) ** 0.5
-    for first, last, dose_m2, dose_flat in ((1, 7, 5, 9), (8, 28, 15, 28)):
-        start = s.course_start + dt.timedelta(days=first - 1)
-        end = s.course_start + dt.timedelta(days=last)
+
+    def bag(start: dt.date, end: dt.date, dose_m2: float, dose_flat: float) -> None:
+        """A blinatumomab bag from ``start`` to ``end`` at the flat or the (capped) BSA rate."""
         add(
             {
                 "resourceType": "MedicationAdministration",
@@ -191,6 +191,14 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                     },
                 },
             }
+        )
+
+    for first, last, dose_m2, dose_flat in ((1, 7, 5, 9), (8, 28, 15, 28)):
+        bag(
+            s.course_start + dt.timedelta(days=first - 1),
+            s.course_start + dt.timedelta(days=last),
+            dose_m2,
+            dose_flat,
         )
     if s.protocol != "all-rez-mb-2014":
         for day in (1, 8, 15, 22):
@@ -238,28 +246,7 @@ def bundle_for(s: Spec) -> dict[str, Any]:
         disease_status(day29, "550991000124107" if s.response == "cr" else "271299001")
     if s.course2 is not None:
         start2 = day29 + dt.timedelta(days=14)
-        add(
-            {
-                "resourceType": "MedicationAdministration",
-                "status": "completed",
-                "subject": subj,
-                "medicationCodeableConcept": {"coding": [{"system": RX, "code": "1597258"}]},
-                "effectivePeriod": {
-                    "start": f"{start2.isoformat()}T00:00:00Z",
-                    "end": f"{(start2 + dt.timedelta(days=28)).isoformat()}T00:00:00Z",
-                },
-                "reasonReference": [relapse_ref],
-                "dosage": {
-                    "route": {"coding": [{"system": SCT, "code": "47625008"}]},
-                    "rateQuantity": {
-                        "value": 28 if flat else round(min(15 * bsa, 28), 2),
-                        "unit": "ug/d",
-                        "system": UCUM,
-                        "code": "ug/d",
-                    },
-                },
-            }
-        )
+        bag(start2, start2 + dt.timedelta(days=28), 15, 28)  # full dose from day 1 (§4)
         end2 = start2 + dt.timedelta(days=28)
         if s.mrd2_pct is not None:
             obs("mrd-flow", end2, s.mrd2_pct, "%", BALL)

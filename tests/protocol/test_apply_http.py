@@ -38,6 +38,16 @@ def _requests(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _patient(birth: str) -> dict[str, Any]:
+    """A Patient with the identifier ball-patient asks for (so the $apply result validates)."""
+    return {
+        "resourceType": "Patient",
+        "id": "p",
+        "identifier": [{"system": "urn:test:mrn", "value": "p"}],
+        "birthDate": birth,
+    }
+
+
 def _assert_valid(result: dict[str, Any]) -> None:
     """What ``ball-fhir validate`` says of an $apply result: no error, every reference resolves
     inside the Bundle, no empty array anywhere."""
@@ -92,12 +102,7 @@ def test_apply_after_mrd_positive_course_proposes_course_two() -> None:
 def test_apply_new_patient_proposes_course_one_from_start_date() -> None:
     bundle = bundle_of(
         [
-            {
-                "resourceType": "Patient",
-                "id": "p",
-                "identifier": [{"system": "urn:test:mrn", "value": "p"}],
-                "birthDate": "2014-01-01",
-            },
+            _patient("2014-01-01"),
             {
                 "resourceType": "Observation",
                 "status": "final",
@@ -201,12 +206,7 @@ def test_apply_carries_findings_as_detected_issues() -> None:
     ext = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-normalization-basis"
     bundle = bundle_of(
         [
-            {
-                "resourceType": "Patient",
-                "id": "p",
-                "identifier": [{"system": "urn:test:mrn", "value": "p"}],
-                "birthDate": "2010-01-01",
-            },
+            _patient("2010-01-01"),
             {
                 "resourceType": "Observation",
                 "status": "final",
