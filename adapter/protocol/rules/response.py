@@ -321,7 +321,6 @@ def _next_step_hsct(
     result (protocol.md §5; HSCT performed is a fact, issue 14)."""
     done = ctx.facts.hsct[0] if ctx.facts.hsct else None
     if done is not None:
-        ctx.summary["hsct"] = None if done.date is None else done.date.isoformat()
         ctx.add(
             6,
             "hsct-performed",
