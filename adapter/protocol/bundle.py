@@ -198,7 +198,7 @@ class BundleIndex:
         self.by_type: dict[str, list[Resource]] = {}
         self._by_ref: dict[str, Resource] = {}
         self._ref_of: dict[int, str] = {}
-        self._full_url: dict[int, str] = {}
+        self._entries: list[Any] = bundle.get("entry", []) or []
         for entry in bundle.get("entry", []) or []:
             res = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(res, dict) or "resourceType" not in res:
@@ -210,7 +210,6 @@ class BundleIndex:
             keys: list[str] = []
             if isinstance(full, str):
                 keys.append(full)
-                self._full_url[id(res)] = full
             if rid:
                 keys.append(f"{rtype}/{rid}")
                 keys.append(f"urn:uuid:{rid}")
@@ -236,8 +235,12 @@ class BundleIndex:
         return None
 
     def full_url(self, resource: Resource | None) -> str | None:
-        """The ``fullUrl`` of the resource's entry, if it has one."""
-        return None if resource is None else self._full_url.get(id(resource))
+        """The ``fullUrl`` of the resource's entry, if it has one (looked up when asked)."""
+        for entry in self._entries:
+            if isinstance(entry, dict) and entry.get("resource") is resource:
+                full = entry.get("fullUrl")
+                return full if isinstance(full, str) else None
+        return None
 
     def ref(self, resource: Resource) -> str:
         """How a finding cites a resource: ``Type/id`` (or the fullUrl when there is no id)."""

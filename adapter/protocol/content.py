@@ -72,6 +72,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from adapter.datafiles import profiles_dir
@@ -143,12 +144,26 @@ class Protocol:
     knowledge: Knowledge
     recommendation_rules: tuple[str, ...] = ()
     strata: tuple[tuple[str, str, str], ...] = field(default=())
+    _decimals: dict[str, Decimal] = field(default_factory=dict, compare=False, repr=False)
+    _numbers: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def num(self, name: str) -> float:
+        """A number parameter (read once per protocol)."""
+        cached = self._numbers.get(name)
+        if cached is not None:
+            return cached
         value = self._get(name).value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"protocol {self.id}: parameter {name} is not a number")
+        self._numbers[name] = float(value)
         return float(value)
+
+    def dec(self, name: str) -> Decimal:
+        """A number parameter as an exact Decimal (read once per protocol)."""
+        value = self._decimals.get(name)
+        if value is None:
+            value = self._decimals[name] = Decimal(str(self.num(name)))
+        return value
 
     def int_(self, name: str) -> int:
         return int(self.num(name))

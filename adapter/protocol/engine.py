@@ -91,12 +91,15 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
     """Fold the ``*-not-derivable`` findings of a patient into one ``missing-data`` finding that
     lists what is missing (issue 14, "Findings stay readable"): its message joins theirs, its
     severity is their highest, its evidence and parameters are theirs, and ``data.items`` holds
-    each folded finding as JSON.  The folded findings stay on ``evaluation.folded``."""
-    folded = [f for f in evaluation.findings if f.code.endswith("-not-derivable")]
+    each folded finding (code, severity, rule, message, evidence, data).  The folded findings
+    stay on ``evaluation.folded``."""
+    keep: list[Finding] = []
+    folded: list[Finding] = []
+    for f in evaluation.findings:
+        (folded if f.code.endswith("-not-derivable") else keep).append(f)
     if not folded:
         return
     evaluation.folded = folded
-    keep = [f for f in evaluation.findings if not f.code.endswith("-not-derivable")]
     severity: FindingSeverity = min(
         (f.severity for f in folded), key=("error", "warning", "information").index
     )
@@ -113,7 +116,20 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
             patient=evaluation.patient,
             evidence=tuple(dict.fromkeys(e for f in folded for e in f.evidence)),
             parameters={k: v for f in folded for k, v in f.parameters.items()},
-            data={"items": [f.to_json() for f in folded], "codes": [f.code for f in folded]},
+            data={
+                "items": [
+                    {
+                        "code": f.code,
+                        "severity": f.severity,
+                        "rule": f.rule,
+                        "message": f.message,
+                        "evidence": list(f.evidence),
+                        "data": dict(f.data),
+                    }
+                    for f in folded
+                ],
+                "codes": [f.code for f in folded],
+            },
         ),
     ]
 

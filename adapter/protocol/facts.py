@@ -158,30 +158,21 @@ def _subject(resource: Resource) -> object:
     return resource.get("subject") or resource.get("patient")
 
 
-def known_on(resource: Resource) -> Date | None:
-    """The day a fact became known: the latest of its clinically relevant time
-    (effective/performed/onset) and, for a result, the day it was ``issued``.
-
-    A marrow sampled on day 29 but reported on day 31 was not known on day 30: evaluating "as of"
-    a date must not see it (issue 14, "Evaluation date cuts the data").
-    """
-    days = [
-        d
-        for d in (
-            effective_date(resource),
-            onset_date(resource) if resource.get("resourceType") == "Condition" else None,
-            parse_date(resource.get("issued")),
-        )
-        if d is not None
-    ]
-    return max(days) if days else None
-
-
-def _after(resource: Resource, as_of: Date | None) -> bool:
+def known_after(resource: Resource, day: Date | None, as_of: Date | None) -> bool:
+    """Whether a result dated ``day`` (its clinically relevant time) became known only after
+    ``as_of``: its day, or the day it was ``issued``, is later (Conditions, Procedures and
+    MedicationAdministrations have no ``issued``: :func:`collect` compares their day alone).
+    A marrow sampled on day 29 but reported on day 31 was not known on day 30: evaluating "as
+    of" a date must not see it (issue 14, "Evaluation date cuts the data")."""
     if as_of is None:
         return False
-    day = known_on(resource)
-    return day is not None and day > as_of
+    if day is not None and day > as_of:
+        return True
+    issued = resource.get("issued")
+    if issued is None:
+        return False
+    reported = parse_date(issued)
+    return reported is not None and reported > as_of
 
 
 def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]:
@@ -189,7 +180,7 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
 
     A resource belongs to the patient its ``subject``/``patient`` resolves to.  When the bundle
     holds exactly one Patient, resources without a resolvable subject are given to it.  With an
-    ``as_of`` date, every dated fact known only after it (:func:`known_on`) is left out, and a
+    ``as_of`` date, every dated fact known only after it (:func:`known_after`) is left out, and a
     death after it is not seen: nothing from the future changes a finding.  A blinatumomab bag
     that started on or before the date stays (the courses rule cuts its span at the date).
     """
@@ -212,9 +203,11 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
 
     for cond in index.resources("Condition"):
         f = owner(cond)
-        if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL) or _after(cond, as_of):
+        if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL):
             continue
         dated = Dated(cond, onset_date(cond))
+        if as_of is not None and dated.date is not None and dated.date > as_of:
+            continue
         if _is_relapse(cond):
             f.relapses.append(dated)
         elif f.diagnosis is None or (
@@ -223,7 +216,8 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             f.diagnosis = dated
     for proc in index.resources("Procedure"):
         f = owner(proc)
-        if f is None or _after(proc, as_of):
+        day = effective_date(proc)
+        if f is None or (as_of is not None and day is not None and day > as_of):
             continue
         code = proc.get("code")
         if has_code(code, BALL_CONCEPTS, BALL_FRONTLINE):
@@ -231,16 +225,16 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             if end is None or as_of is None or end <= as_of:
                 f.end_of_therapy = Dated(proc, end)
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_INFUSION):
-            f.cd3_infusions.append(Dated(proc, effective_date(proc)))
+            f.cd3_infusions.append(Dated(proc, day))
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_APHERESIS):
             if proc.get("status") not in ("entered-in-error", "not-done"):
-                f.apheresis.append(Dated(proc, effective_date(proc)))
+                f.apheresis.append(Dated(proc, day))
         elif has_code(code, SNOMED, SCT_HSCT) and proc.get("status") not in (
             "entered-in-error",
             "not-done",
             "preparation",
         ):
-            f.hsct.append(Dated(proc, effective_date(proc)))
+            f.hsct.append(Dated(proc, day))
     obs_kinds: dict[tuple[str, str], str] = {
         (BALL_CONCEPTS, BALL_MRD): "mrd",
         (BALL_CONCEPTS, BALL_FOLLOW_UP): "follow_ups",
@@ -251,13 +245,11 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
     }
     for obs in index.resources("Observation"):
         f = owner(obs)
-        if (
-            f is None
-            or obs.get("status") in ("entered-in-error", "cancelled")
-            or _after(obs, as_of)
-        ):
+        if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
             continue
         dated = Dated(obs, effective_date(obs))
+        if known_after(obs, dated.date, as_of):
+            continue
         for pair in codings(obs.get("code")):
             kind = obs_kinds.get(pair)
             if kind is None and pair[1] == NCIT_LEUKEMIA_FINDING:
@@ -271,11 +263,14 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             break
     for ma in index.resources("MedicationAdministration"):
         f = owner(ma)
-        if f is None or ma.get("status") in ("entered-in-error", "not-done") or _after(ma, as_of):
+        if f is None or ma.get("status") in ("entered-in-error", "not-done"):
+            continue
+        day = effective_date(ma)
+        if as_of is not None and day is not None and day > as_of:
             continue
         meds = medication_codes(index, ma)
         if is_intrathecal(ma):
-            f.intrathecal.append(Dated(ma, effective_date(ma)))
+            f.intrathecal.append(Dated(ma, day))
         elif any(s == RXNORM and c in RX_BLINATUMOMAB for s, c in meds):
             f.blinatumomab.append(ma)
     for cp in index.resources("CarePlan"):

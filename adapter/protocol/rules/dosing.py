@@ -42,8 +42,8 @@ def _plausible(
     if d is None or v is None:
         return None, None
     p = ctx.protocol
-    lo, hi = p.num(f"{name}-plausible-min-{unit}"), p.num(f"{name}-plausible-max-{unit}")
-    if v.is_finite() and Decimal(str(lo)) < v <= Decimal(str(hi)):
+    lo, hi = p.dec(f"{name}-plausible-min-{unit}"), p.dec(f"{name}-plausible-max-{unit}")
+    if v.is_finite() and lo < v <= hi:
         return v, None
     why = (
         f"{what} {v} {unit} ({ctx.index.ref(d.resource)}, {d.date}) outside the plausible range "
@@ -162,7 +162,7 @@ def rule_dose(ctx: Ctx) -> None:
         if (
             flat is not None
             and ctx.weight is not None
-            and ctx.weight[0] == Decimal(str(p.num("weight-boundary-kg")))
+            and ctx.weight[0] == p.dec("weight-boundary-kg")
         ):
             ctx.add(
                 4,

@@ -128,7 +128,7 @@ def rule_response(ctx: Ctx) -> None:
     non-responder (the last no-response fact of the window dates it).
     """
     p = ctx.protocol
-    thr = Decimal(str(p.num("mrd-threshold")))
+    thr = p.dec("mrd-threshold")
     params = ("mrd-threshold", "mrd-response-earliest-course-day", "second-course-gap-days")
     length = p.int_("course-length-days")
     window_courses = p.int_("response-window-courses")
