@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from adapter.cli import main
 from adapter.protocol.apply import apply_plan
 from adapter.protocol.content import read_content_folder
 from adapter.routes.protocol import get_protocols, router
@@ -283,3 +286,21 @@ def test_http_plan_definition_read_and_search_return_the_content_we_run() -> Non
     r = _get("/fhir/PlanDefinition/nope")
     assert r.status_code == 404
     assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_apply_result_passes_ball_fhir_validate_and_cuts_at_as_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _example()
+    # as of the day before the course-1 MRD result, the second course is not proposed yet
+    early, evaluation = apply_plan(
+        bundle, protocols()["all-rez-2016"], _patient_ref(bundle), dt.date(2022, 3, 20)
+    )
+    assert "next-step-second-course" not in evaluation.codes()
+    late, _ = apply_plan(
+        bundle, protocols()["all-rez-2016"], _patient_ref(bundle), dt.date(2022, 4, 5)
+    )
+    for name, result in (("early", early), ("late", late)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(result), encoding="utf-8")
+        assert main(["validate", str(path)]) == 0, capsys.readouterr().out
