@@ -13,7 +13,13 @@ from adapter.issues import UsageError
 from adapter.protocol.bundle import BundleIndex
 from adapter.protocol.content import DEFAULT_PROTOCOL, Protocol
 from adapter.protocol.facts import PatientFacts, collect
-from adapter.protocol.model import MISSING_DATA, Finding, FindingSeverity, PatientEvaluation
+from adapter.protocol.model import (
+    MISSING_DATA,
+    Finding,
+    FindingSeverity,
+    PatientEvaluation,
+    is_missing_data,
+)
 from adapter.protocol.rules import RULES, Ctx, find_courses
 
 
@@ -88,7 +94,8 @@ def evaluate_patient(
 
 
 def fold_missing(evaluation: PatientEvaluation) -> None:
-    """Fold the ``*-not-derivable`` findings of a patient into one ``missing-data`` finding that
+    """Fold the findings of a patient that only say data is missing (``*-not-derivable``,
+    :data:`~adapter.protocol.model.NOT_EVALUATED`) into one ``missing-data`` finding that
     lists what is missing (issue 14, "Findings stay readable"): its message joins theirs, its
     severity is their highest, its evidence and parameters are theirs, and ``data.items`` holds
     each folded finding (code, severity, rule, message, evidence, data).  The folded findings
@@ -96,7 +103,7 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
     keep: list[Finding] = []
     folded: list[Finding] = []
     for f in evaluation.findings:
-        (folded if f.code.endswith("-not-derivable") else keep).append(f)
+        (folded if is_missing_data(f.code) else keep).append(f)
     if not folded:
         return
     evaluation.folded = folded

@@ -20,13 +20,22 @@ DATA_CODES = frozenset(
         "dose-unit-not-understood",
         "cytogenetics-not-read",
         "bfm-stratum-mismatch",
-        "eligibility-b-lineage-unknown",
         "unknown-protocol",
         "missing-data",
     }
 )
 #: The code of the one finding per patient that lists what is missing (issue 14).
 MISSING_DATA = "missing-data"
+#: "Not evaluated because X is missing" findings folded into ``missing-data`` besides every
+#: ``*-not-derivable`` one.
+NOT_EVALUATED = frozenset({"relapse-none", "eligibility-b-lineage-unknown"})
+
+
+def is_missing_data(code: str) -> bool:
+    """Whether a finding only says that data is missing (folded into ``missing-data``)."""
+    return code.endswith("-not-derivable") or code in NOT_EVALUATED
+
+
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2}
 
 

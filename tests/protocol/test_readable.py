@@ -44,6 +44,7 @@ def test_not_derivable_findings_fold_into_one_missing_data_finding() -> None:
     folded = m.data["codes"]
     assert "dose-plan-not-derivable" in folded
     assert "relapse-time-point-not-derivable" in folded
+    assert "eligibility-b-lineage-unknown" not in folded  # the relapse Condition is B-ALL
     assert [i["code"] for i in m.data["items"]] == folded
     assert "body weight (29463-7, kg)" in m.message
     assert m.kind == "data"
@@ -53,3 +54,10 @@ def test_not_derivable_findings_fold_into_one_missing_data_finding() -> None:
     assert ordered[-1].code == "missing-data"
     kinds = [f.kind for f in ordered]
     assert kinds == sorted(kinds)  # every clinical finding before every data finding
+
+
+def test_not_evaluated_for_want_of_a_relapse_is_folded_too() -> None:
+    [ev] = evaluate(bundle_of([]), protocols(), dt.date(2021, 1, 10))
+    [m] = [f for f in ev.findings if f.code == "missing-data"]
+    assert {"relapse-none", "eligibility-b-lineage-unknown"} <= set(m.data["codes"])
+    assert "relapse-none" not in [f.code for f in ev.findings]
