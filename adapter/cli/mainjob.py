@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = _patient_names(combined)
     sys.stdout.write(f"\nProtocol findings as of {as_of} ({len(evaluations)} patients):\n")
     for ev in evaluations:
-        counts = Counter(f.severity for f in ev.findings)
+        counts = Counter(f.severity for f in ev.ordered())
         shown = ", ".join(
             f"{counts[s]} {s}" for s in ("error", "warning", "information") if counts[s]
         )

@@ -18,7 +18,6 @@ from adapter.protocol.model import (
     Finding,
     FindingSeverity,
     PatientEvaluation,
-    is_missing_data,
 )
 from adapter.protocol.rules import RULES, Ctx, find_courses
 
@@ -94,24 +93,20 @@ def evaluate_patient(
 
 
 def fold_missing(evaluation: PatientEvaluation) -> None:
-    """Fold the findings of a patient that only say data is missing (``*-not-derivable``,
-    :data:`~adapter.protocol.model.NOT_EVALUATED`) into one ``missing-data`` finding that
-    lists what is missing (issue 14, "Findings stay readable"): its message joins theirs, its
-    severity is their highest, its evidence and parameters are theirs, and ``data.items`` holds
-    each folded finding (code, severity, rule, message, evidence, data).  The folded findings
-    stay on ``evaluation.folded``."""
-    keep: list[Finding] = []
-    folded: list[Finding] = []
-    for f in evaluation.findings:
-        (folded if is_missing_data(f.code) else keep).append(f)
+    """Sum up the findings of a patient that only say data is missing (``*-not-derivable``,
+    :data:`~adapter.protocol.model.NOT_EVALUATED`) in one ``missing-data`` finding, appended
+    (issue 14, "Findings stay readable"): its message joins theirs, its severity is their
+    highest, its evidence and parameters are theirs, and ``data.items`` holds each of them
+    (code, severity, rule, message, evidence, data).  They stay in ``evaluation.findings`` for
+    clients that match on their codes; :meth:`PatientEvaluation.ordered` is the readable view
+    that leaves them out."""
+    folded = evaluation.folded
     if not folded:
         return
-    evaluation.folded = folded
     severity: FindingSeverity = min(
         (f.severity for f in folded), key=("error", "warning", "information").index
     )
-    evaluation.findings = [
-        *keep,
+    evaluation.findings.append(
         Finding(
             code=MISSING_DATA,
             severity=severity,
@@ -137,8 +132,8 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
                 ],
                 "codes": [f.code for f in folded],
             },
-        ),
-    ]
+        )
+    )
 
 
 def evaluate(

@@ -91,22 +91,25 @@ class PatientEvaluation:
     protocol: str
     findings: list[Finding] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
-    #: the ``*-not-derivable`` findings folded into the one ``missing-data`` finding; kept so
-    #: clients and tests can still ask for them by code (:meth:`codes`, :meth:`first`)
-    folded: list[Finding] = field(default_factory=list)
 
     def codes(self) -> list[str]:
-        """Codes of the findings, then of the folded ones."""
-        return [f.code for f in self.findings] + [f.code for f in self.folded]
+        return [f.code for f in self.findings]
 
     def first(self, code: str) -> Finding | None:
-        return next((f for f in (*self.findings, *self.folded) if f.code == code), None)
+        return next((f for f in self.findings if f.code == code), None)
+
+    @property
+    def folded(self) -> list[Finding]:
+        """The findings that only say data is missing, summed up by the ``missing-data`` one."""
+        return [f for f in self.findings if is_missing_data(f.code)]
 
     def ordered(self) -> list[Finding]:
-        """Clinical signals first (errors, warnings, information), then findings about the
-        data, ``missing-data`` last; rule order within each group."""
+        """The readable view (issue 14): the findings that only say data is missing are left
+        out (the one ``missing-data`` finding lists them); clinical signals first (errors,
+        warnings, information), then findings about the data, ``missing-data`` last; rule order
+        within each group."""
         return sorted(
-            self.findings,
+            (f for f in self.findings if not is_missing_data(f.code)),
             key=lambda f: (f.kind == "data", f.code == MISSING_DATA, _SEVERITY_ORDER[f.severity]),
         )
 

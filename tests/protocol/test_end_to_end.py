@@ -78,7 +78,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Resource, PatientE
 
 
 def _one(ev: PatientEvaluation, code: str) -> Finding:
-    hits = [f for f in (*ev.findings, *ev.folded) if f.code == code]
+    hits = [f for f in ev.findings if f.code == code]
     assert len(hits) == 1, f"{code}: {len(hits)} findings; codes: {ev.codes()}"
     return hits[0]
 
