@@ -155,20 +155,13 @@ def _content_routes(rtype: str) -> None:
     async def read(rid: str, content: Content) -> JSONResponse:
         return _read(rtype, rid, content)
 
-    router.add_api_route(
-        f"/fhir/{rtype}",
-        search,
-        methods=["GET"],
-        response_class=JSONResponse,
-        summary=f"Every {rtype} we run, as a searchset Bundle",
-    )
-    router.add_api_route(
-        f"/fhir/{rtype}/{{rid}}",
-        read,
-        methods=["GET"],
-        response_class=JSONResponse,
-        summary=f"One {rtype} we run, by id (404 OperationOutcome otherwise)",
-    )
+    for path, endpoint, summary in (
+        (f"/fhir/{rtype}", search, f"Every {rtype} we run, as a searchset Bundle"),
+        (f"/fhir/{rtype}/{{rid}}", read, f"One {rtype} we run, by id (404 otherwise)"),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["GET"], response_class=JSONResponse, summary=summary
+        )
 
 
 for _rtype in ("PlanDefinition", "ActivityDefinition"):
