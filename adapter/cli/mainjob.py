@@ -161,13 +161,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = _patient_names(combined)
     sys.stdout.write(f"\nProtocol findings as of {as_of} ({len(evaluations)} patients):\n")
     for ev in evaluations:
-        counts = Counter(f.severity for f in ev.findings)
+        counts = Counter(f.severity for f in ev.ordered())
         shown = ", ".join(
             f"{counts[s]} {s}" for s in ("error", "warning", "information") if counts[s]
         )
         sys.stdout.write(f"  {names.get(ev.patient, ev.patient)} ({ev.protocol}): {shown}\n")
         problems["error findings"] += counts["error"]
-        for finding in ev.findings:
+        for finding in ev.ordered():  # clinical signals first, missing data last
             if finding.severity != "information" or args.verbose:
                 sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
     sys.stdout.write(

@@ -2,7 +2,8 @@
 
 Thin edge over :mod:`adapter.protocol`: reads files, loads the protocol content, renders.
 Exit codes: 0 done; 1 evaluated, and at least one finding has severity ``error`` (evaluate);
-2 usage error (unreadable input, unknown protocol, broken content).
+2 usage error (unreadable input, unknown protocol: ``--protocol`` or a CarePlan naming a
+PlanDefinition we do not have, broken content).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from adapter.fhir import Resource
 from adapter.iscn import Knowledge, load_knowledge
 from adapter.issues import UsageError
 from adapter.protocol import evaluate, load_protocols_from_folder
-from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
+from adapter.protocol.cohort import (
+    outcomes_table,
+    patients_table,
+    render_csv_rows,
+    render_text,
+    strata_table,
+)
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
 
@@ -108,7 +115,7 @@ def _render_text(evaluations: list[PatientEvaluation], as_of: dt.date) -> str:
     out = io.StringIO()
     for ev in evaluations:
         out.write(f"{ev.patient}  protocol {ev.protocol}  as of {as_of}\n")
-        for f in ev.findings:
+        for f in ev.ordered():
             out.write(f"  [{f.severity}] {f.code}: {f.message}\n")
             out.write(f"      source: {f.source}")
             if f.evidence:
@@ -136,6 +143,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(_render_text(evaluations, as_of))
+    if any(e.first("unknown-protocol") for e in evaluations):
+        sys.stderr.write("error: a patient's protocol is not loaded (unknown-protocol finding)\n")
+        return 2
     has_error = any(f.severity == "error" for e in evaluations for f in e.findings)
     return 1 if has_error else 0
 
@@ -154,10 +164,14 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         protocols = load_content(args.content)
         as_of = args.as_of or dt.date.today()
         evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
+        unknown = [e.patient for e in evaluations if e.first("unknown-protocol")]
+        if unknown:
+            raise UsageError(f"protocol not loaded for {', '.join(unknown)}")
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    table = patients_table(evaluations) if args.table == "patients" else outcomes_table(evaluations)
+    tables = {"patients": patients_table, "strata": strata_table, "outcomes": outcomes_table}
+    table = tables[args.table](evaluations)
     if args.format == "json":
         sys.stdout.write(json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -200,15 +214,15 @@ def register(subparsers: Any) -> None:
     )
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(
-        "cohort", help="Table-1 / Table-3 counts over many patients (protocol.md section 8)"
+        "cohort", help="Table 1 / 2 / 3 counts over many patients (protocol.md section 8)"
     )
     co.add_argument("paths", metavar="PATH", nargs="+", help="Bundle .json, .ndjson, or folders")
     _common(co)
     co.add_argument(
         "--table",
-        choices=("patients", "outcomes"),
+        choices=("patients", "strata", "outcomes"),
         default="patients",
-        help="patient characteristics or outcomes (default: patients)",
+        help="Table 1 (patients), Table 2 (risk strata by protocol group), Table 3 (outcomes)",
     )
     co.add_argument(
         "--format",

@@ -18,7 +18,7 @@ from adapter.protocol.bundle import BundleIndex
 from adapter.protocol.content import Course, Protocol
 from adapter.protocol.engine import evaluate_patient
 from adapter.protocol.facts import MCODE_NORMALIZATION_BASIS, collect
-from adapter.protocol.model import PatientEvaluation
+from adapter.protocol.model import Finding, PatientEvaluation
 from adapter.protocol.rules import CourseRun, Ctx, plan_course
 
 
@@ -27,11 +27,16 @@ def _ad(name: str) -> str:
 
 
 class _Builder:
-    def __init__(self, protocol: Protocol, patient_ref: str, as_of: dt.date) -> None:
+    def __init__(
+        self, protocol: Protocol, patient_ref: str, patient_full_url: str | None, as_of: dt.date
+    ) -> None:
         self.protocol = protocol
-        self.patient = {"reference": patient_ref}
+        #: the subject as the result Bundle holds it (its Patient entry is part of the result)
+        self.patient = {"reference": patient_full_url or patient_ref}
+        self.patient_full_url = patient_full_url
         self.as_of = as_of
         self.entries: list[dict[str, Any]] = []
+        self.issue_entries: list[dict[str, Any]] = []
         self.actions: list[dict[str, Any]] = []
         self.key = (patient_ref, protocol.id, as_of.isoformat())
 
@@ -86,6 +91,7 @@ def _course_actions(b: _Builder, ctx: Ctx, run: CourseRun, done: set[str]) -> No
             },
             "subject": b.patient,
             "dosageInstruction": [dosage],
+            "_course": n,  # dropped once its DetectedIssues are linked
         }
         if row is not None:
             dosage["text"] += f": {row['ug_per_day']} ug/d"
@@ -162,16 +168,19 @@ def apply_plan(
 ) -> tuple[Resource, PatientEvaluation]:
     """Apply a protocol to the patient ``subject`` (``Patient/id`` or fullUrl) of ``bundle``.
 
-    Returns the result Bundle (RequestGroup first) and the evaluation it was built from.
+    Returns the result Bundle (RequestGroup first, then the proposed requests, a DetectedIssue
+    per warning or error finding, linked from the blinatumomab MedicationRequest of the course
+    by ``detectedIssue`` when it is about the dose, and the subject's Patient as the caller sent
+    it, so every reference resolves inside the Bundle) and the evaluation it was built from.
     With no blinatumomab given yet, course 1 is proposed from ``course_start`` (default: as-of).
     """
     index = BundleIndex(bundle)
     target = index.resolve({"reference": subject})
-    facts = next((f for f in collect(index) if f.patient is target), None)
+    facts = next((f for f in collect(index, as_of) if f.patient is target), None)
     if target is None or facts is None:
         raise UsageError(f"subject {subject} is not a Patient in the data Bundle")
     evaluation, ctx = evaluate_patient(index, facts, protocol, as_of)
-    b = _Builder(protocol, facts.ref, as_of)
+    b = _Builder(protocol, facts.ref, index.full_url(target), as_of)
     done: set[str] = set()
     for f in evaluation.findings:
         if f.code.startswith("schedule-"):
@@ -203,8 +212,21 @@ def apply_plan(
             "allogeneic-hsct-referral",
             {"coding": [{"system": SNOMED, "code": "234336002"}]},
         )
+    issues = _detected_issues(b, evaluation)
+    for entry in b.entries:
+        res = entry["resource"]
+        if res["resourceType"] == "MedicationRequest":
+            course = res["_course"]
+            linked = [
+                {"reference": full}
+                for full, f in issues
+                if f.code.startswith("dose-") and f.data.get("course", course) == course
+            ]
+            if linked:
+                res["detectedIssue"] = linked
+        res.pop("_course", None)
     group_id = deterministic_id("RequestGroup", *b.key)
-    group = {
+    group: dict[str, Any] = {
         "resourceType": "RequestGroup",
         "id": group_id,
         "instantiatesCanonical": [protocol.url],
@@ -212,11 +234,53 @@ def apply_plan(
         "intent": "proposal",
         "subject": b.patient,
         "authoredOn": as_of.isoformat(),
-        "action": b.actions,
     }
+    if b.actions:
+        group["action"] = b.actions
+    patient_entry: dict[str, Any] = {"resource": facts.patient}
+    if b.patient_full_url:
+        patient_entry["fullUrl"] = b.patient_full_url
     result = {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"fullUrl": urn(group_id), "resource": group}, *b.entries],
+        "entry": [
+            {"fullUrl": urn(group_id), "resource": group},
+            *b.entries,
+            *b.issue_entries,
+            patient_entry,
+        ],
     }
     return result, evaluation
+
+
+#: DetectedIssue.severity for a finding's severity (R4 detectedissue-severity: high | moderate |
+#: low).
+_ISSUE_SEVERITY = {"error": "high", "warning": "moderate", "information": "low"}
+
+
+def _detected_issues(b: _Builder, evaluation: PatientEvaluation) -> list[tuple[str, Finding]]:
+    """One DetectedIssue per warning or error finding (the CPG way to carry what the logic found
+    along with the proposals): ``code.text`` the finding code, ``detail`` its message,
+    ``reference`` the protocol, ``implicated`` the evidence (``Type/id`` of the caller's data, as
+    display: those resources are not part of the result).  Returns (fullUrl, finding) pairs."""
+    out: list[tuple[str, Finding]] = []
+    for f in evaluation.ordered():
+        if f.severity == "information":
+            continue
+        rid = deterministic_id("DetectedIssue", *b.key, f.code, f.message)
+        issue: dict[str, Any] = {
+            "resourceType": "DetectedIssue",
+            "id": rid,
+            "status": "preliminary",
+            "code": {"text": f.code},
+            "severity": _ISSUE_SEVERITY[f.severity],
+            "patient": b.patient,
+            "identifiedDateTime": b.as_of.isoformat(),
+            "detail": f"{f.message} (source: {f.source})",
+            "reference": b.protocol.url,
+        }
+        if f.evidence:
+            issue["implicated"] = [{"display": e} for e in f.evidence]
+        b.issue_entries.append({"fullUrl": urn(rid), "resource": issue})
+        out.append((urn(rid), f))
+    return out

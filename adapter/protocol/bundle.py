@@ -198,6 +198,7 @@ class BundleIndex:
         self.by_type: dict[str, list[Resource]] = {}
         self._by_ref: dict[str, Resource] = {}
         self._ref_of: dict[int, str] = {}
+        self._entries: list[Any] = bundle.get("entry", []) or []
         for entry in bundle.get("entry", []) or []:
             res = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(res, dict) or "resourceType" not in res:
@@ -231,6 +232,14 @@ class BundleIndex:
         parts = ref.rstrip("/").split("/")
         if len(parts) >= 2:
             return self._by_ref.get(f"{parts[-2]}/{parts[-1]}")
+        return None
+
+    def full_url(self, resource: Resource | None) -> str | None:
+        """The ``fullUrl`` of the resource's entry, if it has one (looked up when asked)."""
+        for entry in self._entries:
+            if isinstance(entry, dict) and entry.get("resource") is resource:
+                full = entry.get("fullUrl")
+                return full if isinstance(full, str) else None
         return None
 
     def ref(self, resource: Resource) -> str:

@@ -1,14 +1,16 @@
 """Cohort tables over patient evaluations, in the layout of protocol.md §8 [V23].
 
-Table 1 (cohort characteristics) and Table 3 (outcomes by protocol) are counts with percentages
-of the column total.  Patients in a second or later relapse form their own group, as in [V23]
-Table 1 ("second relapses"); the others are grouped by the protocol they were evaluated under.
+Table 1 (cohort characteristics), Table 2 (relapse risk strata S1-S5 by protocol group, the view
+of [V23] Table 2; protocol.md does not quote its figures) and Table 3 (outcomes by protocol) are
+counts with percentages of the column total.  Patients in a second or later relapse form their
+own group, as in [V23] Table 1 ("second relapses"); the others are grouped by the protocol they
+were evaluated under.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,40 +129,79 @@ def patients_table(evaluations: Iterable[PatientEvaluation]) -> Table:
     return Table("Table 1. Patient characteristics", ("all",), (total,), tuple(rows))
 
 
+def _group_columns(
+    evs: list[PatientEvaluation],
+) -> list[tuple[str, list[PatientEvaluation]]]:
+    """All patients, then one column per protocol group (and any other protocol seen)."""
+    groups = [group_of(e) for e in evs]
+    extra = sorted(set(groups) - set(GROUPS))
+    return [("all", evs)] + [
+        (g, [e for e, eg in zip(evs, groups, strict=True) if eg == g]) for g in (*GROUPS, *extra)
+    ]
+
+
+def _table(
+    title: str,
+    section: str,
+    cols: list[tuple[str, list[PatientEvaluation]]],
+    rows_of: Iterable[tuple[str, Callable[[PatientEvaluation], bool]]],
+) -> Table:
+    rows = []
+    for label, hit in rows_of:
+        counts = [sum(1 for e in members if hit(e)) for _, members in cols]
+        rows.append(
+            Row(
+                section,
+                label,
+                tuple(counts),
+                tuple(_pct(n, len(m)) for n, (_, m) in zip(counts, cols, strict=True)),
+            )
+        )
+    return Table(title, tuple(c for c, _ in cols), tuple(len(m) for _, m in cols), tuple(rows))
+
+
+#: Table 2 rows: the strata of protocol.md §2 (S5 only as recorded, never derived).
+STRATA = ("S1", "S2", "S3", "S4", "S5")
+
+
+def strata_table(evaluations: Iterable[PatientEvaluation]) -> Table:
+    """Table 2: relapse risk strata (derived S1-S4, or as recorded) per protocol group; patients
+    whose stratum is neither derivable nor recorded (second relapses: the BFM strata are
+    defined for first relapses) form the "not derivable" row."""
+    evs = list(evaluations)
+
+    def is_(stratum: str | None) -> Callable[[PatientEvaluation], bool]:
+        return lambda e: e.summary.get("stratum") == stratum
+
+    return _table(
+        "Table 2. Relapse risk strata by protocol",
+        "stratum",
+        _group_columns(evs),
+        [*((s, is_(s)) for s in STRATA), ("not derivable", is_(None))],
+    )
+
+
 def outcomes_table(evaluations: Iterable[PatientEvaluation]) -> Table:
     """Table 3: outcome categories of protocol.md §7, for all patients and per protocol group."""
     evs = list(evaluations)
-    cols: list[tuple[str, list[PatientEvaluation]]] = [("all", evs)]
-    cols += [(g, [e for e in evs if group_of(e) == g]) for g in GROUPS]
-    rows: list[Row] = []
-    for code, label in OUTCOMES:
-        counts: list[int | str] = []
-        pcts: list[float | None] = []
-        for _, members in cols:
-            if code == "cr":
-                n = sum(1 for e in members if e.summary.get("cr") and e.summary.get("outcome")
-                        in ("death-in-remission", "relapse", "long-term-cr"))  # fmt: skip
-            else:
-                n = sum(1 for e in members if e.summary.get("outcome") == code)
-            counts.append(n)
-            pcts.append(_pct(n, len(members)))
-        rows.append(Row("outcome", label, tuple(counts), tuple(pcts)))
-    pending = [sum(1 for e in m if e.summary.get("outcome") == "not-assessable") for _, m in cols]
-    if any(pending):
-        rows.append(
-            Row(
-                "outcome",
-                "not yet assessable",
-                tuple(pending),
-                tuple(_pct(n, len(m)) for n, (_, m) in zip(pending, cols, strict=True)),
+
+    def is_(code: str) -> Callable[[PatientEvaluation], bool]:
+        if code == "cr":
+            return lambda e: (
+                bool(e.summary.get("cr"))
+                and e.summary.get("outcome")
+                in (
+                    "death-in-remission",
+                    "relapse",
+                    "long-term-cr",
+                )
             )
-        )
-    return Table(
-        "Table 3. Outcomes by protocol",
-        tuple(c for c, _ in cols),
-        tuple(len(m) for _, m in cols),
-        tuple(rows),
-    )
+        return lambda e: e.summary.get("outcome") == code
+
+    rows = [(label, is_(code)) for code, label in OUTCOMES]
+    if any(e.summary.get("outcome") == "not-assessable" for e in evs):
+        rows.append(("not yet assessable", is_("not-assessable")))
+    return _table("Table 3. Outcomes by protocol", "outcome", _group_columns(evs)[:4], rows)
 
 
 def render_text(table: Table) -> str:

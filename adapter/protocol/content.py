@@ -47,10 +47,20 @@ pre-course-blasts-cut-pct, day15-blasts-cut-pct,       prognostic cuts and their
 *-figures-below / *-figures-above                      (§6)
 adverse-fusions, exclusion-fusions                     named fusions (§6, §1)
 early-death-days                                       death in induction window (§7)
-schedule-tolerance-days                                window the sources do not give (ours: 0)
+schedule-tolerance-days                                +-N days for scheduled items (placeholder: 2)
+response-window-courses                                best response within courses 1..N (§4-§5: 2)
+pre-course-blasts-window-days                          marrow <= N days before day 1 (placeholder)
+pre-course-blasts-signal, day15-blasts-signal          show the signal whose figures come from
+                                                       this protocol's cohort (§6)
+{weight,height,bsa}-plausible-{min,max}-*              physiological ranges before dosing
+                                                       (placeholders: > min and <= max)
 dose-deviation-tolerance-pct                           delivered vs planned ug/d (ours: 10 %)
 efs-censor-at                                          ``last-follow-up`` | ``as-of`` (ours, §7)
 =====================================================  ===========================================
+
+A parameter whose ``source`` starts with ``PLACEHOLDER`` is a ball-fhir choice where
+protocol.md is silent (:attr:`Protocol.placeholders`); findings that use one carry its value
+like any other.
 
 Per course action: ``dose-bsa-ug-m2-d``, ``dose-flat-ug-d``, ``dose-cap-ug-d`` on each dose step;
 ``cd3-infusion-days``, ``intrathecal-days``, ``response-assessment-days`` repeat (for readers) the
@@ -62,6 +72,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from adapter.datafiles import profiles_dir
@@ -133,12 +144,26 @@ class Protocol:
     knowledge: Knowledge
     recommendation_rules: tuple[str, ...] = ()
     strata: tuple[tuple[str, str, str], ...] = field(default=())
+    _decimals: dict[str, Decimal] = field(default_factory=dict, compare=False, repr=False)
+    _numbers: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def num(self, name: str) -> float:
+        """A number parameter (read once per protocol)."""
+        cached = self._numbers.get(name)
+        if cached is not None:
+            return cached
         value = self._get(name).value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"protocol {self.id}: parameter {name} is not a number")
+        self._numbers[name] = float(value)
         return float(value)
+
+    def dec(self, name: str) -> Decimal:
+        """A number parameter as an exact Decimal (read once per protocol)."""
+        value = self._decimals.get(name)
+        if value is None:
+            value = self._decimals[name] = Decimal(str(self.num(name)))
+        return value
 
     def int_(self, name: str) -> int:
         return int(self.num(name))
@@ -149,6 +174,11 @@ class Protocol:
     def flag(self, name: str) -> bool:
         value = self._get(name).value
         return value if isinstance(value, bool) else str(value).lower() == "true"
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """Names of the parameters marked as placeholders (source starts with PLACEHOLDER)."""
+        return tuple(n for n, p in self.params.items() if p.source.startswith("PLACEHOLDER"))
 
     def used(self, *names: str) -> dict[str, ParamValue]:
         """The values of the named parameters, for a finding's ``parameters``."""

@@ -158,11 +158,31 @@ def _subject(resource: Resource) -> object:
     return resource.get("subject") or resource.get("patient")
 
 
-def collect(index: BundleIndex) -> list[PatientFacts]:
-    """Facts per Patient of the bundle, in bundle order.
+def known_after(resource: Resource, day: Date | None, as_of: Date | None) -> bool:
+    """Whether a result dated ``day`` (its clinically relevant time) became known only after
+    ``as_of``: its day, or the day it was ``issued``, is later (Conditions, Procedures and
+    MedicationAdministrations have no ``issued``: :func:`collect` compares their day alone).
+    A marrow sampled on day 29 but reported on day 31 was not known on day 30: evaluating "as
+    of" a date must not see it (issue 14, "Evaluation date cuts the data")."""
+    if as_of is None:
+        return False
+    if day is not None and day > as_of:
+        return True
+    issued = resource.get("issued")
+    if issued is None:
+        return False
+    reported = parse_date(issued)
+    return reported is not None and reported > as_of
+
+
+def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]:
+    """Facts per Patient of the bundle, in bundle order, as they were known on ``as_of``.
 
     A resource belongs to the patient its ``subject``/``patient`` resolves to.  When the bundle
-    holds exactly one Patient, resources without a resolvable subject are given to it.
+    holds exactly one Patient, resources without a resolvable subject are given to it.  With an
+    ``as_of`` date, every dated fact known only after it (:func:`known_after`) is left out, and a
+    death after it is not seen: nothing from the future changes a finding.  A blinatumomab bag
+    that started on or before the date stays (the courses rule cuts its span at the date).
     """
     patients = index.resources("Patient")
     facts = [PatientFacts(p, index.ref(p)) for p in patients]
@@ -172,6 +192,8 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
         pf.birth_date = parse_date(p.get("birthDate"))
         pf.gender = p.get("gender")
         pf.deceased = parse_date(p.get("deceasedDateTime"))
+        if pf.deceased is not None and as_of is not None and pf.deceased > as_of:
+            pf.deceased = None
 
     def owner(resource: Resource) -> PatientFacts | None:
         target = index.resolve(_subject(resource))
@@ -184,6 +206,8 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
         if f is None or not has_code(cond.get("code"), SNOMED, SCT_B_ALL):
             continue
         dated = Dated(cond, onset_date(cond))
+        if as_of is not None and dated.date is not None and dated.date > as_of:
+            continue
         if _is_relapse(cond):
             f.relapses.append(dated)
         elif f.diagnosis is None or (
@@ -192,19 +216,25 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             f.diagnosis = dated
     for proc in index.resources("Procedure"):
         f = owner(proc)
-        if f is None:
+        day = effective_date(proc)
+        if f is None or (as_of is not None and day is not None and day > as_of):
             continue
         code = proc.get("code")
         if has_code(code, BALL_CONCEPTS, BALL_FRONTLINE):
             end = period_dates(proc, "performedPeriod")[1]
-            f.end_of_therapy = Dated(proc, end)
+            if end is None or as_of is None or end <= as_of:
+                f.end_of_therapy = Dated(proc, end)
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_INFUSION):
-            f.cd3_infusions.append(Dated(proc, effective_date(proc)))
+            f.cd3_infusions.append(Dated(proc, day))
         elif has_code(code, BALL_CONCEPTS, BALL_CD3_APHERESIS):
             if proc.get("status") not in ("entered-in-error", "not-done"):
-                f.apheresis.append(Dated(proc, effective_date(proc)))
-        elif has_code(code, SNOMED, SCT_HSCT):
-            f.hsct.append(Dated(proc, effective_date(proc)))
+                f.apheresis.append(Dated(proc, day))
+        elif has_code(code, SNOMED, SCT_HSCT) and proc.get("status") not in (
+            "entered-in-error",
+            "not-done",
+            "preparation",
+        ):
+            f.hsct.append(Dated(proc, day))
     obs_kinds: dict[tuple[str, str], str] = {
         (BALL_CONCEPTS, BALL_MRD): "mrd",
         (BALL_CONCEPTS, BALL_FOLLOW_UP): "follow_ups",
@@ -218,6 +248,8 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
         if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
             continue
         dated = Dated(obs, effective_date(obs))
+        if known_after(obs, dated.date, as_of):
+            continue
         for pair in codings(obs.get("code")):
             kind = obs_kinds.get(pair)
             if kind is None and pair[1] == NCIT_LEUKEMIA_FINDING:
@@ -233,9 +265,12 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
         f = owner(ma)
         if f is None or ma.get("status") in ("entered-in-error", "not-done"):
             continue
+        day = effective_date(ma)
+        if as_of is not None and day is not None and day > as_of:
+            continue
         meds = medication_codes(index, ma)
         if is_intrathecal(ma):
-            f.intrathecal.append(Dated(ma, effective_date(ma)))
+            f.intrathecal.append(Dated(ma, day))
         elif any(s == RXNORM and c in RX_BLINATUMOMAB for s, c in meds):
             f.blinatumomab.append(ma)
     for cp in index.resources("CarePlan"):
@@ -253,6 +288,7 @@ def collect(index: BundleIndex) -> list[PatientFacts]:
             pf.karyotypes,
             pf.apheresis,
             pf.follow_ups,
+            pf.hsct,
         ):
             lst.sort(key=lambda d: (d.date is None, d.date))
     return facts

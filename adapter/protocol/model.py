@@ -7,6 +7,36 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FindingSeverity = Literal["error", "warning", "information"]
+FindingKind = Literal["clinical", "data"]
+
+#: Findings about the data rather than the patient (unreadable units, impossible values, results
+#: that cannot be read, content not loaded, what is missing): listed after the clinical signals.
+DATA_CODES = frozenset(
+    {
+        "unit-not-understood",
+        "measurement-implausible",
+        "mrd-unreadable",
+        "mrd-indeterminate",
+        "dose-unit-not-understood",
+        "cytogenetics-not-read",
+        "bfm-stratum-mismatch",
+        "unknown-protocol",
+        "missing-data",
+    }
+)
+#: The code of the one finding per patient that lists what is missing (issue 14).
+MISSING_DATA = "missing-data"
+#: "Not evaluated because X is missing" findings folded into ``missing-data`` besides every
+#: ``*-not-derivable`` one.
+NOT_EVALUATED = frozenset({"relapse-none", "eligibility-b-lineage-unknown"})
+
+
+def is_missing_data(code: str) -> bool:
+    """Whether a finding only says that data is missing (folded into ``missing-data``)."""
+    return code.endswith("-not-derivable") or code in NOT_EVALUATED
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2}
 
 
 @dataclass(frozen=True)
@@ -29,10 +59,20 @@ class Finding:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def kind(self) -> FindingKind:
+        """``clinical`` (a signal about the patient) or ``data`` (about the data: shown after)."""
+        return (
+            "data"
+            if self.code in DATA_CODES or self.code.endswith("-not-derivable")
+            else ("clinical")
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity,
+            "kind": self.kind,
             "rule": self.rule,
             "patient": self.patient,
             "message": self.message,
@@ -57,6 +97,21 @@ class PatientEvaluation:
 
     def first(self, code: str) -> Finding | None:
         return next((f for f in self.findings if f.code == code), None)
+
+    @property
+    def folded(self) -> list[Finding]:
+        """The findings that only say data is missing, summed up by the ``missing-data`` one."""
+        return [f for f in self.findings if is_missing_data(f.code)]
+
+    def ordered(self) -> list[Finding]:
+        """The readable view (issue 14): the findings that only say data is missing are left
+        out (the one ``missing-data`` finding lists them); clinical signals first (errors,
+        warnings, information), then findings about the data, ``missing-data`` last; rule order
+        within each group."""
+        return sorted(
+            (f for f in self.findings if not is_missing_data(f.code)),
+            key=lambda f: (f.kind == "data", f.code == MISSING_DATA, _SEVERITY_ORDER[f.severity]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

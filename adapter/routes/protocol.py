@@ -1,4 +1,7 @@
-"""HTTP edge of the protocol logic: ``POST /fhir/PlanDefinition/{id}/$apply`` (CPG STU2 $apply).
+"""HTTP edge of the protocol logic: ``POST /fhir/PlanDefinition/{id}/$apply`` (CPG STU2 $apply),
+and the content it runs: ``GET /fhir/PlanDefinition[/{id}]`` and
+``GET /fhir/ActivityDefinition[/{id}]`` (FHIR read, and a search without parameters answered with
+a ``searchset`` Bundle).
 
 Input: a FHIR ``Parameters`` body with ``subject`` (valueString/valueReference, ``Patient/id``)
 and ``data`` (resource: the patient's Bundle), per the CPG $apply OperationDefinition
@@ -23,11 +26,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapter.datafiles import mappings_dir
+from adapter.fhir import Resource
 from adapter.iscn import load_knowledge
 from adapter.issues import Issue, IssueCode, UsageError, to_operation_outcome
 from adapter.protocol import Protocol, load_protocols_from_folder
 from adapter.protocol.apply import apply_plan
-from adapter.protocol.content import default_content_dir
+from adapter.protocol.content import default_content_dir, read_content_folder
 
 FHIR_JSON = "application/fhir+json"
 
@@ -96,6 +100,73 @@ def _date(params: dict[str, dict[str, Any]], name: str) -> dt.date | None:
         return dt.date.fromisoformat(str(raw)[:10])
     except ValueError:
         raise _BadInput(f"parameter '{name}' must be a valueDate YYYY-MM-DD", name) from None
+
+
+@functools.cache
+def _content_resources() -> tuple[Resource, ...]:
+    return tuple(read_content_folder(default_content_dir()))
+
+
+def get_content() -> tuple[Resource, ...]:
+    """The PlanDefinition/ActivityDefinition resources the protocols are loaded from (cached)."""
+    return _content_resources()
+
+
+Content = Annotated[tuple[Resource, ...], Depends(get_content)]
+
+
+def _of_type(content: tuple[Resource, ...], rtype: str) -> list[Resource]:
+    return [r for r in content if r.get("resourceType") == rtype]
+
+
+def _search(rtype: str, request: Request, content: tuple[Resource, ...]) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    found = _of_type(content, rtype)
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
+        "link": [{"relation": "self", "url": str(request.url)}],
+    }
+    if found:
+        bundle["entry"] = [
+            {
+                "fullUrl": f"{base}/fhir/{rtype}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in found
+        ]
+    return JSONResponse(bundle, media_type=FHIR_JSON)
+
+
+def _read(rtype: str, rid: str, content: tuple[Resource, ...]) -> JSONResponse:
+    hit = next((r for r in _of_type(content, rtype) if r.get("id") == rid), None)
+    if hit is None:
+        return _outcome(404, "not-found", f"{rtype}/{rid} is not content we run")
+    return JSONResponse(hit, media_type=FHIR_JSON)
+
+
+def _content_routes(rtype: str) -> None:
+    """``GET /fhir/{rtype}`` (a searchset of all) and ``GET /fhir/{rtype}/{id}`` (a read)."""
+
+    async def search(request: Request, content: Content) -> JSONResponse:
+        return _search(rtype, request, content)
+
+    async def read(rid: str, content: Content) -> JSONResponse:
+        return _read(rtype, rid, content)
+
+    for path, endpoint, summary in (
+        (f"/fhir/{rtype}", search, f"Every {rtype} we run, as a searchset Bundle"),
+        (f"/fhir/{rtype}/{{rid}}", read, f"One {rtype} we run, by id (404 otherwise)"),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["GET"], response_class=JSONResponse, summary=summary
+        )
+
+
+for _rtype in ("PlanDefinition", "ActivityDefinition"):
+    _content_routes(_rtype)
 
 
 @router.post("/fhir/PlanDefinition/{plan_id}/$apply", response_class=JSONResponse)

@@ -66,6 +66,12 @@ def _subset(expected: Any, actual: Any) -> bool:
         return isinstance(actual, dict) and all(
             k in actual and _subset(v, actual[k]) for k, v in expected.items()
         )
+    if isinstance(expected, list) and expected and isinstance(expected[0], dict):
+        return (
+            isinstance(actual, list)
+            and len(actual) >= len(expected)
+            and all(_subset(e, a) for e, a in zip(expected, actual, strict=False))
+        )
     if isinstance(expected, float) and isinstance(actual, int | float):
         return abs(expected - actual) < 1e-9
     return bool(expected == actual)

@@ -49,6 +49,14 @@ class Spec:
     death: dt.date | None = None
     later_relapse: dt.date | None = None
     translocation: str | None = "none"  # a KARYOTYPES key, or None for unknown
+    #: course 2 (full dose, 14 days after course 1 ends) and its day-29 status: cr | nr
+    course2: str | None = None
+    mrd2_pct: float | None = None
+    #: disease status "worsened" on this course-1 day (< 28): progression during the course
+    progression_day: int | None = None
+    hsct: dt.date | None = None
+    #: the relapse risk group as recorded (S1..S5; protocol.md §2 keeps S5 as input)
+    stratum: str | None = None
 
 
 def bundle_for(s: Spec) -> dict[str, Any]:
@@ -159,9 +167,9 @@ def bundle_for(s: Spec) -> dict[str, Any]:
     )
     flat = s.weight_kg > 45
     bsa = (s.height_cm * s.weight_kg / 3600) ** 0.5
-    for first, last, dose_m2, dose_flat in ((1, 7, 5, 9), (8, 28, 15, 28)):
-        start = s.course_start + dt.timedelta(days=first - 1)
-        end = s.course_start + dt.timedelta(days=last)
+
+    def bag(start: dt.date, end: dt.date, dose_m2: float, dose_flat: float) -> None:
+        """A blinatumomab bag from ``start`` to ``end`` at the flat or the (capped) BSA rate."""
         add(
             {
                 "resourceType": "MedicationAdministration",
@@ -183,6 +191,14 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                     },
                 },
             }
+        )
+
+    for first, last, dose_m2, dose_flat in ((1, 7, 5, 9), (8, 28, 15, 28)):
+        bag(
+            s.course_start + dt.timedelta(days=first - 1),
+            s.course_start + dt.timedelta(days=last),
+            dose_m2,
+            dose_flat,
         )
     if s.protocol != "all-rez-mb-2014":
         for day in (1, 8, 15, 22):
@@ -206,11 +222,8 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                 "dosage": {"route": {"coding": [{"system": SCT, "code": "72607000"}]}},
             }
         )
-    day29 = s.course_start + dt.timedelta(days=28)
-    if s.mrd_pct is not None:
-        obs("mrd-flow", day29, s.mrd_pct, "%", BALL)
-    if s.response != "none":
-        code = "550991000124107" if s.response == "cr" else "271299001"
+
+    def disease_status(day: dt.date, code: str) -> None:
         add(
             {
                 "resourceType": "Observation",
@@ -218,8 +231,52 @@ def bundle_for(s: Spec) -> dict[str, Any]:
                 "subject": subj,
                 "focus": [relapse_ref],
                 "code": {"coding": [{"system": LNC, "code": "97509-4"}]},
-                "effectiveDateTime": day29.isoformat(),
+                "effectiveDateTime": day.isoformat(),
                 "valueCodeableConcept": {"coding": [{"system": SCT, "code": code}]},
+            }
+        )
+
+    status_code = {"cr": "550991000124107", "nr": "359746009"}
+    day29 = s.course_start + dt.timedelta(days=28)
+    if s.mrd_pct is not None:
+        obs("mrd-flow", day29, s.mrd_pct, "%", BALL)
+    if s.progression_day is not None:
+        disease_status(s.course_start + dt.timedelta(days=s.progression_day - 1), "271299001")
+    if s.response != "none":
+        disease_status(day29, "550991000124107" if s.response == "cr" else "271299001")
+    if s.course2 is not None:
+        start2 = day29 + dt.timedelta(days=14)
+        bag(start2, start2 + dt.timedelta(days=28), 15, 28)  # full dose from day 1 (§4)
+        end2 = start2 + dt.timedelta(days=28)
+        if s.mrd2_pct is not None:
+            obs("mrd-flow", end2, s.mrd2_pct, "%", BALL)
+        disease_status(end2, status_code[s.course2])
+    if s.hsct is not None:
+        add(
+            {
+                "resourceType": "Procedure",
+                "status": "completed",
+                "subject": subj,
+                "code": {"coding": [{"system": SCT, "code": "234336002"}]},
+                "performedDateTime": s.hsct.isoformat(),
+            }
+        )
+    if s.stratum is not None:
+        add(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "subject": subj,
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+                            "code": "C167435",
+                        }
+                    ]
+                },
+                "effectiveDateTime": s.relapses[-1].isoformat(),
+                "valueCodeableConcept": {"coding": [{"system": BALL, "code": s.stratum}]},
             }
         )
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from adapter.cli import main
 from adapter.protocol.apply import apply_plan
+from adapter.protocol.content import read_content_folder
 from adapter.routes.protocol import get_protocols, router
-from tests.protocol.conftest import ROOT, bundle_of, protocols
+from adapter.validation import default_validator
+from tests.protocol.conftest import CONTENT, ROOT, bundle_of, protocols
 
 EXAMPLE = ROOT / "examples" / "protocol" / "course-bundle.json"
 
@@ -27,7 +32,42 @@ def _patient_ref(bundle: dict[str, Any]) -> str:
 
 
 def _requests(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e["resource"] for e in result["entry"][1:]]
+    """The proposed requests of a result Bundle, after checking it is a valid R4 Bundle."""
+    _assert_valid(result)
+    return [
+        e["resource"]
+        for e in result["entry"]
+        if e["resource"]["resourceType"] in ("MedicationRequest", "ServiceRequest")
+    ]
+
+
+def _patient(birth: str) -> dict[str, Any]:
+    """A Patient with the identifier ball-patient asks for (so the $apply result validates)."""
+    return {
+        "resourceType": "Patient",
+        "id": "p",
+        "identifier": [{"system": "urn:test:mrn", "value": "p"}],
+        "birthDate": birth,
+    }
+
+
+def _assert_valid(result: dict[str, Any]) -> None:
+    """What ``ball-fhir validate`` says of an $apply result: no error, every reference resolves
+    inside the Bundle, no empty array anywhere."""
+    issues = default_validator().validate(result)
+    bad = [i.to_text() for i in issues if i.is_error or i.rule == "bundle-reference"]
+    assert not bad, bad
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            assert value, f"empty array at {where}"
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+
+    walk(result, "Bundle")
 
 
 def test_apply_after_mrd_positive_course_proposes_course_two() -> None:
@@ -65,7 +105,7 @@ def test_apply_after_mrd_positive_course_proposes_course_two() -> None:
 def test_apply_new_patient_proposes_course_one_from_start_date() -> None:
     bundle = bundle_of(
         [
-            {"resourceType": "Patient", "id": "p", "birthDate": "2014-01-01"},
+            _patient("2014-01-01"),
             {
                 "resourceType": "Observation",
                 "status": "final",
@@ -136,6 +176,7 @@ def test_http_apply() -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/fhir+json")
     assert r.json()["entry"][0]["resource"]["resourceType"] == "RequestGroup"
+    _assert_valid(r.json())
 
 
 def test_http_apply_errors() -> None:
@@ -160,3 +201,106 @@ def test_http_apply_errors() -> None:
         json=_parameters(_patient_ref(bundle), bundle, asOf="yesterday"),
     )
     assert r.status_code == 400
+
+
+def test_apply_carries_findings_as_detected_issues() -> None:
+    """A per-m2 dose recorded for a 60 kg patient (protocol.md §4: a unit/dose mismatch) travels
+    with the proposal of the rest of the course as a DetectedIssue the MedicationRequest links."""
+    ext = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-normalization-basis"
+    bundle = bundle_of(
+        [
+            _patient("2010-01-01"),
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                "effectiveDateTime": "2020-12-30",
+                "valueQuantity": {"value": 60, "unit": "kg", "code": "kg"},
+            },
+            {
+                "resourceType": "MedicationAdministration",
+                "status": "in-progress",
+                "extension": [
+                    {
+                        "url": ext,
+                        "valueCodeableConcept": {
+                            "coding": [{"system": "http://snomed.info/sct", "code": "301898006"}]
+                        },
+                    }
+                ],
+                "medicationCodeableConcept": {
+                    "coding": [
+                        {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1597258"}
+                    ]
+                },
+                "effectivePeriod": {"start": "2021-01-01T09:00:00Z"},
+                "dosage": {"rateQuantity": {"value": 9, "unit": "ug/m2/d", "code": "ug/m2/d"}},
+            },
+        ]
+    )
+    result, evaluation = apply_plan(
+        bundle, protocols()["all-rez-2016"], "Patient/p", dt.date(2021, 1, 4)
+    )
+    assert "dose-unit-mismatch" in evaluation.codes()
+    by_url = {e["fullUrl"]: e["resource"] for e in result["entry"] if "fullUrl" in e}
+    issues = [r for r in by_url.values() if r["resourceType"] == "DetectedIssue"]
+    [mismatch] = [i for i in issues if i["code"]["text"] == "dose-unit-mismatch"]
+    assert mismatch["severity"] == "high"
+    assert "9 ug/m2/d recorded" in mismatch["detail"]
+    meds = [r for r in _requests(result) if r["resourceType"] == "MedicationRequest"]
+    assert meds
+    for med in meds:
+        linked = [by_url[d["reference"]] for d in med["detectedIssue"]]
+        assert mismatch in linked
+    patient = result["entry"][-1]["resource"]
+    assert patient["resourceType"] == "Patient"
+    assert med["subject"] == {"reference": "Patient/p"}
+
+
+def _get(url: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=_client().app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await c.get(url)
+
+    return asyncio.run(go())
+
+
+def test_http_plan_definition_read_and_search_return_the_content_we_run() -> None:
+    content = {r["id"]: r for r in read_content_folder(CONTENT)}
+    r = _get("/fhir/PlanDefinition/all-rez-2016")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    assert r.json() == content["all-rez-2016"]
+    assert r.json()["url"] == protocols()["all-rez-2016"].url
+    r = _get("/fhir/PlanDefinition")
+    bundle = r.json()
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "searchset")
+    ids = sorted(e["resource"]["id"] for e in bundle["entry"])
+    assert ids == sorted(i for i, res in content.items() if res["resourceType"] == "PlanDefinition")
+    assert bundle["total"] == len(ids)
+    assert bundle["entry"][0]["fullUrl"].startswith("http://test/fhir/PlanDefinition/")
+    assert not [i.to_text() for i in default_validator().validate(bundle) if i.is_error]
+    r = _get("/fhir/ActivityDefinition/blinatumomab-continuous-infusion")
+    assert r.json()["resourceType"] == "ActivityDefinition"
+    r = _get("/fhir/PlanDefinition/nope")
+    assert r.status_code == 404
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_apply_result_passes_ball_fhir_validate_and_cuts_at_as_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _example()
+    # as of the day before the course-1 MRD result, the second course is not proposed yet
+    early, evaluation = apply_plan(
+        bundle, protocols()["all-rez-2016"], _patient_ref(bundle), dt.date(2022, 3, 20)
+    )
+    assert "next-step-second-course" not in evaluation.codes()
+    late, _ = apply_plan(
+        bundle, protocols()["all-rez-2016"], _patient_ref(bundle), dt.date(2022, 4, 5)
+    )
+    for name, result in (("early", early), ("late", late)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(result), encoding="utf-8")
+        assert main(["validate", str(path)]) == 0, capsys.readouterr().out

@@ -192,3 +192,23 @@ def test_cli_evaluate_exit_1_on_error_findings(
     code, out, _ = _run(["evaluate", str(path), "--as-of", "2020-08-10"], capsys)
     assert code == 1
     assert "mrd-unreadable" in out
+
+
+def test_cli_unknown_protocol_named_by_the_bundle_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = bundle_for(Spec("u", protocol="all-rez-2030"))
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    code, out, err = _run(["evaluate", str(path), "--as-of", "2021-01-01", "--format", "json"],
+                          capsys)  # fmt: skip
+    assert code == 2
+    assert "protocol is not loaded" in err
+    [patient] = json.loads(out)["patients"]
+    [finding] = patient["findings"]
+    assert (finding["code"], finding["severity"]) == ("unknown-protocol", "error")
+    assert "PlanDefinition/all-rez-2030" in finding["message"]
+    assert patient["protocol"] == "unknown"
+    code, _, err = _run(["cohort", str(path), "--as-of", "2021-01-01"], capsys)
+    assert code == 2
+    assert "protocol not loaded" in err

@@ -127,12 +127,14 @@ def test_example_course_end_to_end() -> None:
         "schedule-cd3-infusions",
         "mrd-positive",
         "next-step-second-course",
-        "prognostic-pre-course-blasts",
         "prognostic-day15-blasts",
         "adverse-cytogenetics",
         "outcome",
     ):
         assert code in codes, code
+    # the pre-course blast figures quote ALL-REZ 2014 + second relapses: not this ALL-REZ 2016
+    # first relapse (protocol.md §6, issue 14)
+    assert "prognostic-pre-course-blasts" not in codes
     assert ev.summary["stratum"] == "S2"
     assert ev.summary["site_label"] == "BM+CNS"
     # every evidence reference resolves to an entry of the bundle

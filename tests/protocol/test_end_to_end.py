@@ -29,8 +29,8 @@ course-lab):
 * CD3+ infusions 2024-10-14, -21, -28, 11-04 = course days 1, 8, 15, 22 (§4): all done.  Intrathecal
   triple therapy 2024-10-14 and 2024-11-10 = first and last (28th) course day (§4): done.  Marrow
   2024-11-11 = day 29 (§4/§5): done.
-* day-29 MRD < 0.005 % = < 5 x 10^-5 < 10^-4: **MRD-negative**, next step allogeneic HSCT (§5), no
-  second course; pre-course marrow blasts 68 % >= 5 % (§6: non-response 7/18 (38.9%)).
+* day-29 MRD < 0.005 % = < 5 x 10^-5 < 10^-4: **MRD-negative**; HSCT already done: no referral (§5),
+  no second course; pre-course marrow blasts 68 % are not shown (§6 quotes them for ALL-REZ 2014).
 * no cytogenetics for P-0001 (the cytogenetics example is about P001-P005): translocation
   "unknown" (§8).  HSCT 2024-12-20, follow-up 2025-06-01, no relapse or death: continuous CR since
   2024-11-11, EFS censored at the last follow-up 2025-06-01 (efs-censor-at last-follow-up), day
@@ -245,17 +245,26 @@ def test_day29_mrd_response_and_next_step(course: tuple[Resource, PatientEvaluat
     assert f.data["date"] == "2024-11-11"
     assert f.data["comparator"] == "<"
     assert f.data["mrd_fraction"] == pytest.approx(5e-5)
-    assert _one(ev, "next-step-hsct").evidence == (mrd_ref,)
-    for code in ("mrd-positive", "next-step-second-course", "mrd-missing", "non-responder"):
+    # HSCT was done on 2024-12-20 (events.csv): a fact, so no referral is proposed any more
+    [hsct_ref] = _refs(bundle, "Procedure", "234336002", "http://snomed.info/sct")
+    assert _one(ev, "hsct-performed").evidence == (hsct_ref,)
+    assert _one(ev, "hsct-performed").data["date"] == "2024-12-20"
+    for code in (
+        "mrd-positive",
+        "next-step-second-course",
+        "mrd-missing",
+        "non-responder",
+        "next-step-hsct",
+    ):
         assert code not in ev.codes(), code
 
 
 def test_prognostic_signals_and_outcome(course: tuple[Resource, PatientEvaluation]) -> None:
     bundle, ev = course
     ball = "https://ball-fhir.org/fhir/CodeSystem/ball-concepts"
-    pre = _one(ev, "prognostic-pre-course-blasts")
-    assert pre.data == {"blasts_pct": 68.0, "below": False}
-    assert "7/18 (38.9%)" in pre.message
+    # pre-course blasts 68 % quote ALL-REZ 2014 + second relapses (protocol.md §6): not shown for
+    # this ALL-REZ 2016 first relapse; the day-15 signal (ALL-REZ 2016 figures) is
+    assert "prognostic-pre-course-blasts" not in ev.codes()
     assert "prognostic-day15-blasts-not-derivable" in ev.codes()
     assert ev.summary["translocation"] == "unknown"
     for code in ("adverse-cytogenetics", "cytogenetics-not-read", "cytogenetics-fusion-absent"):

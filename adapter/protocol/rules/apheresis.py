@@ -145,9 +145,9 @@ def _apheresis_on(ctx: Ctx, day: Date, basis: str, why: str, proc: Resource | No
     if threshold is not None and cd3_v < Decimal(str(threshold)):
         reasons.append(f"CD3+ {cd3_v}/uL below {_fmt(threshold)}/uL required with blasts {bl_v}%")
     if blokhin:
-        if hb_v is not None and not hb_v > Decimal(str(p.num("apheresis-hb-min-g-l"))):
+        if hb_v is not None and not hb_v > p.dec("apheresis-hb-min-g-l"):
             reasons.append(f"hemoglobin {hb_v} g/L not > {_fmt(p.num('apheresis-hb-min-g-l'))} g/L")
-        if plt_v is not None and not plt_v > Decimal(str(p.num("apheresis-platelets-min-10e9-l"))):
+        if plt_v is not None and not plt_v > p.dec("apheresis-platelets-min-10e9-l"):
             reasons.append(
                 f"platelets {plt_v} x10^9/L not > "
                 f"{_fmt(p.num('apheresis-platelets-min-10e9-l'))} x10^9/L"

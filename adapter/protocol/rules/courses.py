@@ -41,6 +41,13 @@ def _ma_span(ma: Resource, as_of: Date) -> tuple[dt.datetime | None, dt.datetime
     return t, t
 
 
+def ma_end_date(ma: Resource) -> Date | None:
+    """The day an administration ended (its period end, else its start or dateTime)."""
+    period = ma.get("effectivePeriod") or {}
+    t = parse_instant(period.get("end") or period.get("start") or ma.get("effectiveDateTime"))
+    return None if t is None else t.date()
+
+
 def _covered_days(run: CourseRun, start: dt.datetime, end: dt.datetime) -> range:
     """Course days an infusion from ``start`` to ``end`` touches (day boundaries at t0 + n days)."""
     if run.t0 is None:

@@ -21,6 +21,7 @@ from adapter.protocol.facts import (
     MCODE_NORMALIZATION_BASIS,
     SCT_BASIS_BSA,
     SCT_BASIS_FIXED,
+    Dated,
 )
 from adapter.protocol.model import Finding
 from adapter.protocol.rules.context import S4, CourseRun, Ctx, _conv, _fmt
@@ -32,33 +33,69 @@ def _cmp(value: float | Decimal, op: str, bound: float | Decimal) -> bool:
     return {">": v > b, ">=": v >= b, "<": v < b, "<=": v <= b}[op]
 
 
+def _plausible(
+    ctx: Ctx, what: str, name: str, unit: str, d: Dated | None, v: Decimal | None
+) -> tuple[Decimal | None, str | None]:
+    """The value when inside the protocol's physiological range ``{name}-plausible-min/max``
+    (placeholders: > min and <= max), else None and why; NaN and infinities are never plausible.
+    No dose is ever derived from an impossible value (issue 14, "Plausibility before dosing")."""
+    if d is None or v is None:
+        return None, None
+    p = ctx.protocol
+    lo, hi = p.dec(f"{name}-plausible-min-{unit}"), p.dec(f"{name}-plausible-max-{unit}")
+    if v.is_finite() and lo < v <= hi:
+        return v, None
+    why = (
+        f"{what} {v} {unit} ({ctx.index.ref(d.resource)}, {d.date}) outside the plausible range "
+        f"({_fmt(lo)}, {_fmt(hi)}] {unit}"
+    )
+    ctx.add(
+        4,
+        "measurement-implausible",
+        "error",
+        f"{why[0].upper()}{why[1:]}: not used for dosing.",
+        S4 + "; range: placeholder parameters",
+        (d.resource,),
+        (f"{name}-plausible-min-{unit}", f"{name}-plausible-max-{unit}"),
+        measurement=name,
+        value=str(v),
+    )
+    return None, why
+
+
 def _weight_bsa(ctx: Ctx, day: Date) -> tuple[list[str], list[Resource]]:
     f = ctx.facts
     missing: list[str] = []
     ev: list[Resource] = []
     w = f.latest(LOINC_WEIGHT, day)
-    wv = _conv(ctx, 4, w, "kg")
+    wv, why = _plausible(ctx, "body weight", "weight", "kg", w, _conv(ctx, 4, w, "kg"))
     if w is None or wv is None:
-        missing.append("body weight (29463-7, kg)")
+        missing.append(why or "body weight (29463-7, kg)")
+        if why and w is not None:
+            ev.append(w.resource)
     else:
         ctx.weight = (wv, w)
         ev.append(w.resource)
     b = f.latest(LOINC_BSA, day)
-    bv = _conv(ctx, 4, b, "m2")
+    bv, why_b = _plausible(ctx, "body surface area", "bsa", "m2", b, _conv(ctx, 4, b, "m2"))
     if b is not None and bv is not None:
         ctx.bsa = (float(bv), (ctx.index.ref(b.resource),), "recorded BSA (8277-6)")
         ev.append(b.resource)
-    else:
-        h = f.latest(LOINC_HEIGHT, day)
-        hv = _conv(ctx, 4, h, "cm")
-        if h is not None and hv is not None and wv is not None and w is not None:
-            bsa = math.sqrt(float(hv) * float(wv) / 3600)
-            ctx.bsa = (
-                bsa,
-                (ctx.index.ref(h.resource), ctx.index.ref(w.resource)),
-                "Mosteller sqrt(height cm x weight kg / 3600)",
-            )
-            ev.append(h.resource)
+        return missing, ev
+    h = f.latest(LOINC_HEIGHT, day)
+    hv, why_h = _plausible(ctx, "height", "height", "cm", h, _conv(ctx, 4, h, "cm"))
+    for reason, d in ((why_b, b), (why_h, h)):
+        if reason and d is not None:
+            missing.append(reason)
+            ev.append(d.resource)
+    if h is not None and hv is not None and wv is not None and w is not None:
+        bsa = math.sqrt(float(hv) * float(wv) / 3600)
+        ctx.bsa = (
+            bsa,
+            (ctx.index.ref(h.resource), ctx.index.ref(w.resource)),
+            "Mosteller sqrt(height cm x weight kg / 3600)",
+        )
+        ev.append(h.resource)
     return missing, ev
 
 
@@ -108,7 +145,13 @@ def plan_course(ctx: Ctx, course: Course) -> list[dict[str, Any]]:
 
 def rule_dose(ctx: Ctx) -> None:
     p = ctx.protocol
-    params = ("weight-boundary-kg", "weight-boundary-comparison", "course-length-days")
+    params = (
+        "weight-boundary-kg",
+        "weight-boundary-comparison",
+        "course-length-days",
+        "weight-plausible-min-kg",
+        "weight-plausible-max-kg",
+    )
     runs = ctx.courses or [CourseRun(p.courses[1], None)]
     for run in runs:
         day0 = run.start or ctx.as_of
@@ -119,7 +162,7 @@ def rule_dose(ctx: Ctx) -> None:
         if (
             flat is not None
             and ctx.weight is not None
-            and ctx.weight[0] == Decimal(str(p.num("weight-boundary-kg")))
+            and ctx.weight[0] == p.dec("weight-boundary-kg")
         ):
             ctx.add(
                 4,
@@ -142,7 +185,9 @@ def rule_dose(ctx: Ctx) -> None:
                 4,
                 "dose-plan-not-derivable",
                 "warning",
-                f"Course {n} dose plan not derivable; missing: " + "; ".join(missing) + ".",
+                f"Course {n} dose plan not derivable; missing or implausible: "
+                + "; ".join(missing)
+                + ".",
                 S4,
                 tuple(ev),
                 params,
@@ -282,6 +327,7 @@ def _actual_vs_plan(ctx: Ctx, run: CourseRun, rows: list[dict[str, Any]], flat: 
                 S4,
                 (ma,),
                 ("weight-boundary-kg", "weight-boundary-comparison"),
+                course=n,
             )
         elif not flat and basis == "fixed":
             ctx.add(

@@ -40,7 +40,7 @@ def rule_outcome(ctx: Ctx) -> None:
     event: str | None = None
     event_date: Date | None = None
     why: str
-    if ctx.non_responder is not None and (cr is None or cr > ctx.non_responder):
+    if ctx.non_responder is not None and cr is None:
         category, event, event_date = "non-responder", "non-response", rel
         why = (
             "assessed as non-responder after the course (counts as non-responder even if death "
@@ -72,6 +72,11 @@ def rule_outcome(ctx: Ctx) -> None:
     else:
         category = "not-assessable"
         why = "no remission, response or death recorded yet"
+    hsct = next((h for h in f.hsct if h.date is not None), None)
+    if hsct is not None and hsct.date is not None:
+        # HSCT performed is a fact (issue 14): the outcome after it follows from what came next
+        ctx.summary["hsct"] = hsct.date.isoformat()
+        why += f"; allogeneic HSCT on {hsct.date}"
     ctx.summary["outcome"] = category
     ctx.summary["cr"] = cr is not None
     ev = (ctx.relapse.resource if ctx.relapse else None,)
@@ -85,6 +90,7 @@ def rule_outcome(ctx: Ctx) -> None:
         ("early-death-days",),
         category=category,
         complete_remission=None if cr is None else cr.isoformat(),
+        hsct=ctx.summary.get("hsct"),
     )
     if event is not None:
         days = (event_date - rel).days if event_date and rel else None

@@ -10,43 +10,32 @@ import datetime as dt
 from decimal import Decimal
 
 from adapter.protocol.bundle import parse_date
+from adapter.protocol.content import fusion_names
 from adapter.protocol.facts import LOINC_MARROW_BLASTS
 from adapter.protocol.rules.context import S6, Ctx, _conv, _fmt
 from adapter.protocol.rules.eligibility import _listed_fusions_present, _where
 
 
+def _quotes_cohort(ctx: Ctx, signal: str) -> bool:
+    """Whether the patient belongs to the cohort whose figures the signal quotes (protocol.md
+    §6): the pre-course figures come from ALL-REZ 2014 + second relapses, the day-15 figures from
+    ALL-REZ 2016 first relapses; the content says which signal its protocol shows."""
+    second = ctx.relapse_number is not None and ctx.relapse_number >= 2
+    if signal == "pre-course-blasts-signal":
+        return ctx.protocol.flag(signal) or second
+    return ctx.protocol.flag(signal) and not second
+
+
 def rule_prognostic(ctx: Ctx) -> None:
     p = ctx.protocol
-    if ctx.courses and ctx.courses[0].start is not None:
-        start = ctx.courses[0].start
-        d = ctx.facts.latest(LOINC_MARROW_BLASTS, start)
-        v = _conv(ctx, 7, d, "%")
-        if d is not None and v is not None:
-            cut = p.num("pre-course-blasts-cut-pct")
-            below = v < Decimal(str(cut))
-            figs = p.text("pre-course-blasts-figures-" + ("below" if below else "above"))
-            ctx.summary["pre_course_blasts_pct"] = float(v)
-            ctx.add(
-                7,
-                "prognostic-pre-course-blasts",
-                "information" if below else "warning",
-                f"Pre-course marrow blasts {v}% ({d.date}) {'<' if below else '>='} "
-                f"{_fmt(cut)}%. Cohort: {figs}.",
-                S6,
-                (d.resource,),
-                ("pre-course-blasts-cut-pct",),
-                blasts_pct=float(v),
-                below=below,
-            )
-        else:
-            ctx.add(
-                7,
-                "prognostic-pre-course-blasts-not-derivable",
-                "information",
-                "Pre-course marrow blasts (11150-0 on or before course day 1) not recorded.",
-                S6,
-            )
-    _day15(ctx)
+    if (
+        ctx.courses
+        and ctx.courses[0].start is not None
+        and _quotes_cohort(ctx, "pre-course-blasts-signal")
+    ):
+        _pre_course(ctx, ctx.courses[0].start)
+    if _quotes_cohort(ctx, "day15-blasts-signal"):
+        _day15(ctx)
     ctx.summary["translocation"] = _translocation(ctx)
     adverse, present = _listed_fusions_present(
         ctx,
@@ -58,6 +47,33 @@ def rule_prognostic(ctx: Ctx) -> None:
         "{where}: adverse cytogenetics, very poor response to anti-relapse therapy, targeted "
         "therapy included.",
     )
+    excluded = fusion_names(p.text("exclusion-fusions"))
+    for name, calls in present.items():
+        if name in adverse or name in excluded:
+            continue
+        ctx.add(
+            7,
+            "cytogenetics-fusion-present",
+            "information",
+            f"{calls[0].translocation} {name}{_where(calls)}: not on the adverse list of this "
+            "protocol.",
+            S6,
+            tuple(c.resource for c in calls),
+            ("adverse-fusions",),
+            fusion=name,
+            genes=[g.hgnc for g in (calls[0].fusion.five_prime, calls[0].fusion.three_prime)],
+            iscn=[c.iscn for c in calls if c.iscn],
+        )
+    if ctx.cytogenetics.reported and not present:
+        ctx.add(
+            7,
+            "cytogenetics-no-named-fusion",
+            "information",
+            "Cytogenetics reported without any named fusion (Table 1: no significant "
+            "translocation).",
+            S6,
+            tuple(k.resource for k in ctx.facts.karyotypes),
+        )
     for name, calls in ctx.cytogenetics.by_fusion(False).items():
         also = present.get(name)
         msg = f"{calls[0].translocation} {name} tested absent{_where(calls)}"
@@ -76,6 +92,46 @@ def rule_prognostic(ctx: Ctx) -> None:
             dates=[c.date.isoformat() for c in calls if c.date],
             conflicting=bool(also),
         )
+
+
+def _pre_course(ctx: Ctx, start: dt.date) -> None:
+    """The latest marrow blast count within ``pre-course-blasts-window-days`` (a placeholder)
+    on or before course day 1, against the cut of protocol.md §6."""
+    p = ctx.protocol
+    window = p.int_("pre-course-blasts-window-days")
+    d = ctx.facts.latest(LOINC_MARROW_BLASTS, start)
+    if d is not None and d.date is not None and d.date < start - dt.timedelta(days=window):
+        d = None
+    params = ("pre-course-blasts-cut-pct", "pre-course-blasts-window-days")
+    v = _conv(ctx, 7, d, "%")
+    if d is None or v is None:
+        ctx.add(
+            7,
+            "prognostic-pre-course-blasts-not-derivable",
+            "information",
+            f"Pre-course marrow blasts (11150-0 within {window} days before course day 1, "
+            f"{start}) not recorded.",
+            S6,
+            (),
+            params,
+        )
+        return
+    cut = p.num("pre-course-blasts-cut-pct")
+    below = v < Decimal(str(cut))
+    figs = p.text("pre-course-blasts-figures-" + ("below" if below else "above"))
+    ctx.summary["pre_course_blasts_pct"] = float(v)
+    ctx.add(
+        7,
+        "prognostic-pre-course-blasts",
+        "information" if below else "warning",
+        f"Pre-course marrow blasts {v}% ({d.date}) {'<' if below else '>='} "
+        f"{_fmt(cut)}%. Cohort: {figs}.",
+        S6,
+        (d.resource,),
+        params,
+        blasts_pct=float(v),
+        below=below,
+    )
 
 
 #: Table 1 translocation rows in protocol.md §8 order.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from adapter.fhir import SNOMED
+from adapter.fhir import SNOMED, Resource
 from adapter.protocol.bundle import Qty, has_code, quantity
 from adapter.protocol.facts import SCT_FULL_REMISSION, SCT_NOT_IN_REMISSION
-from adapter.protocol.rules.context import S2, S4, S5, Ctx
+from adapter.protocol.rules.context import S2, S4, S5, CourseRun, Ctx
+from adapter.protocol.rules.courses import ma_end_date
 
 
 @dataclass
@@ -56,11 +58,81 @@ def read_mrd(q: Qty | None, threshold: Decimal) -> Mrd:
     return Mrd(frac, None, "negative" if frac < threshold else "positive", text)
 
 
+#: mCODE TreatmentTerminationReason "No response to treatment" (mappings/tables/treatment.yaml
+#: ``termination_reasons.no-response``): a course stopped for it is a non-response (issue 14).
+SCT_STOP_NO_RESPONSE = "266721009"
+#: CancerDiseaseStatus "worsened" (contract.md): progression.
+SCT_WORSENED = "271299001"
+
+
+@dataclass
+class CourseResponse:
+    """What one course reached: ``cr`` or ``no-response`` (with its day and evidence)."""
+
+    course: int
+    kind: str
+    date: dt.date
+    evidence: Resource
+    why: str
+
+
+def _course_responses(
+    ctx: Ctx, i: int, run: CourseRun, start: dt.date, end: dt.date
+) -> list[CourseResponse]:
+    """Response facts of one course (protocol.md §5, §7): the disease status at or after the end
+    of the course; progression (status ``worsened``) documented during the course, or the course
+    stopped for no response, is a non-response at once, without waiting for day 28 (issue 14)."""
+    n = run.content.number
+    nxt = ctx.courses[i + 1].start if i + 1 < len(ctx.courses) else None
+    out: list[CourseResponse] = []
+    for ds in ctx.facts.disease_status:
+        if ds.date is None or ds.date < start or (nxt is not None and ds.date >= nxt):
+            continue
+        value = ds.resource.get("valueCodeableConcept")
+        if ds.date < end:
+            if has_code(value, SNOMED, SCT_WORSENED):
+                out.append(
+                    CourseResponse(
+                        n, "no-response", ds.date, ds.resource,
+                        f"progression documented on {ds.date}, before the end of the course",
+                    )
+                )  # fmt: skip
+            continue
+        if has_code(value, SNOMED, SCT_FULL_REMISSION):
+            out.append(CourseResponse(n, "cr", ds.date, ds.resource, f"remission on {ds.date}"))
+        elif has_code(value, SNOMED, *SCT_NOT_IN_REMISSION):
+            out.append(
+                CourseResponse(
+                    n, "no-response", ds.date, ds.resource, f"no remission on {ds.date}"
+                )
+            )  # fmt: skip
+    for ma in run.administrations:
+        if ma.get("status") == "stopped" and has_code(
+            ma.get("statusReason"), SNOMED, SCT_STOP_NO_RESPONSE
+        ):
+            day = ma_end_date(ma) or start
+            out.append(
+                CourseResponse(
+                    n, "no-response", day, ma, f"course stopped for no response on {day}"
+                )
+            )  # fmt: skip
+    return out
+
+
 def rule_response(ctx: Ctx) -> None:
+    """Rule 6 (protocol.md §5, §7): MRD and disease status per course, then the response.
+
+    The response is the best reached within the response window (``response-window-courses``:
+    course 1, and course 2 when it follows MRD >= 1e-4): a CR after course 2 overrides stable
+    disease after course 1.  Only when no course of the window reached CR is the patient a
+    non-responder (the last no-response fact of the window dates it).
+    """
     p = ctx.protocol
-    thr = Decimal(str(p.num("mrd-threshold")))
+    thr = p.dec("mrd-threshold")
     params = ("mrd-threshold", "mrd-response-earliest-course-day", "second-course-gap-days")
     length = p.int_("course-length-days")
+    window_courses = p.int_("response-window-courses")
+    responses: list[CourseResponse] = []
     for i, run in enumerate(ctx.courses):
         if run.start is None:
             continue
@@ -75,34 +147,21 @@ def rule_response(ctx: Ctx) -> None:
             for m in ctx.facts.mrd
             if m.date is not None and m.date >= earliest and (nxt is None or m.date < nxt)
         ]
-        for ds in ctx.facts.disease_status:
-            if ds.date is None or ds.date < end or (nxt is not None and ds.date >= nxt):
-                continue
-            value = ds.resource.get("valueCodeableConcept")
-            if has_code(value, SNOMED, SCT_FULL_REMISSION):
-                ctx.remission = ctx.remission or ds.date
-            elif has_code(value, SNOMED, *SCT_NOT_IN_REMISSION):
-                ctx.non_responder = ctx.non_responder or ds.date
-                if ctx.relapse_number == 1 and ctx.time_point == "late":
-                    ctx.add(
-                        2,
-                        "hsct-mandatory",
-                        "information",
-                        "Allogeneic HSCT once MRD-negative is mandatory: late first relapse that "
-                        "did not respond.",
-                        S2,
-                        (ds.resource,),
-                        category="late first relapse, no response",
-                    )
+        course_responses = _course_responses(ctx, i, run, run.start, end)
+        if n <= window_courses:
+            responses += course_responses
+        for r in course_responses:
+            if r.kind == "no-response":
                 ctx.add(
                     6,
-                    "non-responder",
+                    "course-no-remission",
                     "warning",
-                    f"No remission after blinatumomab course {n} (disease status {ds.date}): "
-                    "non-responder (refractory).",
+                    f"Course {n}: {r.why}.",
                     S5,
-                    (ds.resource,),
+                    (r.evidence,),
+                    ("response-window-courses",),
                     course=n,
+                    date=r.date.isoformat(),
                 )
         if not window:
             if ctx.as_of >= earliest:
@@ -151,8 +210,10 @@ def rule_response(ctx: Ctx) -> None:
             "date": str(m.date),
         }
         if mrd.status == "negative":
-            if m.date is not None:
-                ctx.remission = min(ctx.remission or m.date, m.date)
+            if m.date is not None and n <= window_courses:
+                responses.append(
+                    CourseResponse(n, "cr", m.date, m.resource, f"MRD-negative on {m.date}")
+                )
             ctx.add(
                 6,
                 "mrd-negative",
@@ -163,16 +224,7 @@ def rule_response(ctx: Ctx) -> None:
                 params,
                 **data,
             )
-            ctx.add(
-                6,
-                "next-step-hsct",
-                "information",
-                "MRD-negative: allogeneic HSCT candidate, if no somatic contraindication.",
-                S5,
-                ev,
-                params,
-                **data,
-            )
+            _next_step_hsct(ctx, m.date, ev, params, data)
         else:
             ctx.add(
                 6,
@@ -218,3 +270,88 @@ def rule_response(ctx: Ctx) -> None:
                     params,
                     **data,
                 )
+    _decide(ctx, responses)
+
+
+def _decide(ctx: Ctx, responses: list[CourseResponse]) -> None:
+    """The best response within the window: CR (earliest CR date) over no response."""
+    crs = [r for r in responses if r.kind == "cr"]
+    if crs:
+        ctx.remission = min(r.date for r in crs)
+        return
+    nrs = [r for r in responses if r.kind == "no-response"]
+    if not nrs:
+        return
+    last = max(nrs, key=lambda r: r.date)
+    ctx.non_responder = last.date
+    courses = sorted({r.course for r in nrs})
+    if ctx.relapse_number == 1 and ctx.time_point == "late":
+        ctx.add(
+            2,
+            "hsct-mandatory",
+            "information",
+            "Allogeneic HSCT once MRD-negative is mandatory: late first relapse that "
+            "did not respond.",
+            S2,
+            (last.evidence,),
+            category="late first relapse, no response",
+        )
+    ctx.add(
+        6,
+        "non-responder",
+        "warning",
+        f"No remission within the response window (course {', '.join(map(str, courses))}; "
+        f"{last.why}): non-responder (refractory).",
+        S5,
+        tuple(r.evidence for r in nrs),
+        ("response-window-courses",),
+        course=last.course,
+        date=last.date.isoformat(),
+    )
+
+
+def _next_step_hsct(
+    ctx: Ctx,
+    mrd_day: dt.date | None,
+    ev: tuple[Resource, ...],
+    params: tuple[str, ...],
+    data: dict[str, Any],
+) -> None:
+    """After an MRD-negative result: propose HSCT unless it was done, or a relapse followed the
+    result (protocol.md §5; HSCT performed is a fact, issue 14)."""
+    done = ctx.facts.hsct[0] if ctx.facts.hsct else None
+    if done is not None:
+        ctx.add(
+            6,
+            "hsct-performed",
+            "information",
+            f"Allogeneic HSCT performed on {done.date or 'an unknown date'}: no referral proposed.",
+            S5,
+            (done.resource,),
+            date=None if done.date is None else done.date.isoformat(),
+        )
+        return
+    later = [r for r in ctx.facts.relapses if r.date and mrd_day and r.date > mrd_day]
+    if later:
+        ctx.add(
+            6,
+            "next-step-hsct-superseded",
+            "information",
+            f"MRD-negative on {mrd_day}, but a relapse followed on {later[0].date}: the HSCT "
+            "referral of that result no longer applies.",
+            S5,
+            (*ev, later[0].resource),
+            params,
+            relapse=later[0].date.isoformat() if later[0].date else None,
+        )
+        return
+    ctx.add(
+        6,
+        "next-step-hsct",
+        "information",
+        "MRD-negative: allogeneic HSCT candidate, if no somatic contraindication.",
+        S5,
+        ev,
+        params,
+        **data,
+    )

@@ -2,7 +2,7 @@ Extension: BallProtocolParameter
 Id: protocol-parameter
 Title: "Protocol parameter"
 Description: "One named number or setting of the protocol content (PlanDefinition), read by the protocol engine (adapter/protocol/content.py): the parameters are listed there with their protocol.md sections. Where the sources disagree or are silent the value is our explicit, documented choice."
-Context: PlanDefinition, PlanDefinition.action
+Context: PlanDefinition, PlanDefinition.action, PlanDefinition.action.action
 * ^status = #draft
 * extension contains
     name 1..1 and
