@@ -93,6 +93,14 @@ def _check_fact(name: str, want: Any, a: Analysis) -> None:
     elif name == "unnamed":
         got = [_breakpoints(r) for r in rs if r.method == "karyotype" and r.fusion is None]
         assert got == want
+    elif name == "reciprocal":
+        assert [r.reciprocal_of for r in rs if r.reciprocal_of] == want
+    elif name == "evidence":
+        assert [r.evidence for r in rs if r.fusion] == want
+    elif name == "readings":
+        assert [r.readings for r in rs] == want
+    elif name == "warnings":
+        pass  # checked for every case in test_valid
     elif name == "fish_cells":
         fish = next(p for p in tree.parts if isinstance(p, FishResult))
         counts = [[c.cells.count, c.cells.total] if c.cells else None for c in fish.clones]
@@ -141,13 +149,19 @@ def test_valid(case: ValidCase, knowledge: Knowledge) -> None:
     assert render(again.tree) == render(tree)
     for name, want in case.facts.items():
         _check_fact(name, want, a)
+    # a valid string warns only where its case says so (rule names, in order)
+    assert [w.rule for w in result.warnings] == case.facts.get("warnings", []), [
+        w.message for w in result.warnings
+    ]
 
 
 @pytest.mark.parametrize("case", ERRORS, ids=[c.id for c in ERRORS])
 def test_error(case: ErrorCase, knowledge: Knowledge) -> None:
     a = analyse(case.iscn, knowledge)
     assert a.result.tree is None
-    assert a.rearrangements == ()
+    # what could still be read is reported, and marked partial
+    assert all(r.partial for r in a.rearrangements)
+    assert a.result.errors[0] == a.result.error
     error = a.result.error
     assert error is not None
     assert error.position == case.position, error.message

@@ -238,11 +238,14 @@ def test_question_mark_before_the_sign_is_read_as_uncertain() -> None:
     assert parse("47,XX,+?8[4]/46,XX[16]").tree == r.tree
 
 
-def test_no_partial_success_on_a_late_error(knowledge: Knowledge) -> None:
+def test_a_late_error_keeps_the_earlier_clone_marked_partial(knowledge: Knowledge) -> None:
     a = analyse("46,XY,t(12;21)(p13;q22)[20]/46,XY,t(9;22)(q34;q11.2[5]", knowledge)
-    assert a.result.tree is None
-    assert a.rearrangements == ()
-    assert a.fusions == ()
+    assert a.result.tree is None  # the string is still invalid
+    assert a.result.error is not None
+    assert a.result.error.position == 51
+    assert a.partial
+    assert a.fusions == ("ETV6::RUNX1",)  # the unreadable t(9;22) names nothing
+    assert all(r.partial for r in a.rearrangements)
 
 
 def test_fish_tested_genes_tell_a_negative_test(knowledge: Knowledge) -> None:
