@@ -88,7 +88,7 @@ _SPACE_COUNT = re.compile(r" (x\d)")
 _LEGACY_RANGE = re.compile(r"(^|/)(\d{1,3})-(\d{1,3})(?=[,<])")
 #: Lab convention: ``-`` for ``~`` in a band interval, ``q21-23`` / ``q21-q23`` / ``p13.1-p12``
 #: (ISCN 2020 ch. 3 and 4 write ``q21~q23``); a digit after an arm letter, then the dash.
-_BAND_DASH = re.compile(r"(?<=[pq])(\d[\d.]*)-(?=[pq]?\d)")
+_BAND_DASH = re.compile(r"([pq])(\d[\d.]*)-([pq]?)(?=\d)")
 #: Lab convention: ``-`` for ``~`` in counts, ``+1-2mar``, ``x1-2`` (ISCN 2020 ch. 8, 9).
 _COUNT_DASH = re.compile(r"(?<=[+x,])(\d{1,2})-(\d{1,2})(?=mar|dmin|[,\[\]/.)c]|$)")
 #: ``or`` (ISCN 2020 ch. 3, alternative interpretation) written with a space on each side.
@@ -159,7 +159,8 @@ def _normalise_ascii(
         work = new
 
     if "-" in work:
-        new = _COUNT_DASH.sub(r"\1~\2", _BAND_DASH.sub(r"\1~", work))
+        new = _BAND_DASH.sub(lambda m: f"{m[1]}{m[2]}~{m[3] or m[1]}", work)
+        new = _COUNT_DASH.sub(r"\1~\2", new)
         if new != work:
             changes.append(Normalisation("dash for '~' in a band interval or count", work, new))
             work = new

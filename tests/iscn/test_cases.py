@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from adapter.iscn import Analysis, Knowledge, analyse, load_knowledge, parse, render
-from adapter.iscn.model import Aberration, FishResult, IscnString, Karyotype, Structural
+from adapter.iscn.model import (
+    Aberration,
+    Alternatives,
+    FishResult,
+    IscnString,
+    Karyotype,
+    Structural,
+)
 from adapter.iscn.render import render_aberration, render_modal, render_structural
 from tests.iscn.cases import ErrorCase, ValidCase, error_cases, valid_cases
 
@@ -135,11 +142,21 @@ def test_valid(case: ValidCase, knowledge: Knowledge) -> None:
             assert r.partners == (), "no gene named without a named fusion"
         assert result.text[r.span.start : r.span.end]
     # spans: inside the text, and each abnormality's span covers exactly its canonical text
+    # 'or' readings (band alternatives such as add(19)(p13 or q13) are kept as full readings):
+    # their spans cover the abnormality as written, which reads back to the same readings
+    inside = {id(n) for a in _nodes(tree) if isinstance(a, Alternatives) for n in _nodes(a)}
     for node in _nodes(tree):
+        if isinstance(node, Aberration) and isinstance(node.item, Alternatives):
+            written = result.text[node.span.start : node.span.end]
+            again = _karyotype(parse(f"46,XX,{written}").tree or IscnString(()))
+            assert again.clones[0].aberrations == (node,)
+    for node in _nodes(tree):
+        if id(node) in inside:
+            continue
         span = getattr(node, "span", None)
         if span is not None and dataclasses.is_dataclass(node):
             assert 0 <= span.start <= span.end <= len(result.text)
-        if isinstance(node, Aberration):
+        if isinstance(node, Aberration) and not isinstance(node.item, Alternatives):
             assert result.text[node.span.start : node.span.end] == render_aberration(node)
         if isinstance(node, Structural):
             assert result.text[node.span.start : node.span.end] == render_structural(node)
