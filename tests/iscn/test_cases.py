@@ -148,8 +148,9 @@ def test_valid(case: ValidCase, knowledge: Knowledge) -> None:
     for node in _nodes(tree):
         if isinstance(node, Aberration) and isinstance(node.item, Alternatives):
             written = result.text[node.span.start : node.span.end]
-            again = _karyotype(parse(f"46,XX,{written}").tree or IscnString(()))
-            assert again.clones[0].aberrations == (node,)
+            reread = parse(f"46,XX,{written}").tree
+            assert reread is not None
+            assert _karyotype(reread).clones[0].aberrations == (node,)
     for node in _nodes(tree):
         if id(node) in inside:
             continue
