@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from adapter.iscn import analyse, load_knowledge, parse, render
 from adapter.iscn.normalise import normalise
+from adapter.iscn.parser import IscnSyntaxError, parse_normalised, parse_recovering
 
 CHROMS = [str(n) for n in range(1, 23)] + ["X", "Y"]
 # bands that exist on every chromosome arm of the 850-band ideogram (mappings/iscn/
@@ -155,3 +156,18 @@ def test_normalise_is_idempotent(text: str) -> None:
     twice, changes = normalise(once)
     assert twice == once
     assert changes == ()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=60))
+def test_recovering_parser_reports_the_strict_error_first(text: str) -> None:
+    normalised, _ = normalise(text)
+    recovered = parse_recovering(normalised)
+    try:
+        tree = parse_normalised(normalised)
+    except IscnSyntaxError as exc:
+        assert recovered.errors[0] == exc.error
+        assert all(0 <= e.position <= len(normalised) for e in recovered.errors)
+    else:
+        assert recovered.errors == ()
+        assert recovered.tree == tree
