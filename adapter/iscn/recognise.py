@@ -237,13 +237,15 @@ def _structural_findings(
     for cand in _candidates(s):
         kind = _KIND_OF[cand.kind]
         bps = _breakpoints(cand)
-        base = Rearrangement(kind, method, text, span, part, clone, bps, inherited=inherited)
+        head = (kind, method, text, span, part, clone, bps)
         named = False
         derivative = _derivative(s, cand)
         for fusion, partners, evidence in _named(cand, knowledge, method):
             named = True
             if derivative is None or fusion.carrier in (None, derivative):
-                yield replace(base, fusion=fusion.name, partners=partners, evidence=evidence)
+                yield Rearrangement(
+                    *head, fusion.name, partners, inherited=inherited, evidence=evidence
+                )
                 continue
             five, three = fusion.five_prime.symbol, fusion.three_prime.symbol
             note = (
@@ -251,9 +253,11 @@ def _structural_findings(
                 f"{fusion.name} lies on der({fusion.carrier}), which is not shown: the 5' "
                 f"{five} / 3' {three} fusion is not named from this derivative alone"
             )
-            yield replace(base, reciprocal_of=fusion.name, notes=(note,))
+            yield Rearrangement(
+                *head, inherited=inherited, reciprocal_of=fusion.name, notes=(note,)
+            )
         if not named:
-            yield base
+            yield Rearrangement(*head, inherited=inherited)
 
 
 def _key(r: Rearrangement) -> tuple[object, ...]:
