@@ -200,7 +200,15 @@ def parse_normalised(text: str) -> IscnString:
 
 
 def parse_recovering(text: str) -> Recovered:
-    """Parse already-normalised text, reading past unreadable abnormalities (see module doc)."""
+    """Parse already-normalised text, reading past unreadable abnormalities (see module doc).
+
+    A valid string is read once by the strict parser; only an invalid one is read again while
+    recovering (same grammar, so the first error is the same)."""
+    strict = _Parser(text, recover=False)
+    try:
+        return Recovered(strict.parse(), (), tuple(strict.warnings))
+    except IscnSyntaxError:
+        pass
     parser = _Parser(text, recover=True)
     try:
         tree: IscnString | None = parser.parse()
@@ -233,10 +241,14 @@ class _Parser:
         self.warnings.append(IscnWarning(position, rule, message))
 
     def guarded(self, read: Callable[[], _T], stops: str) -> _T | None:
-        """``read()``; when recovering, an error is recorded and the text skipped to the next of
-        ``stops`` outside brackets (``None`` returned).  Strict: the error propagates."""
+        """``read()``: strict, its error propagates; recovering, see :meth:`recovering`."""
         if not self.recover:
             return read()
+        return self.recovering(read, stops)
+
+    def recovering(self, read: Callable[[], _T], stops: str) -> _T | None:
+        """``read()``, or on an error record it, skip the text to the next of ``stops`` outside
+        brackets and return ``None``."""
         start = self.i
         try:
             return read()
@@ -452,15 +464,18 @@ class _Parser:
 
     def listed_aberration(self) -> Aberration:
         """One abnormality of a clone's list (with its ``or`` readings) and what may follow it."""
-        readings = self.aberration_readings()
+        self.extra_readings = []
+        first = self.aberration()
+        if not self.extra_readings and not self.at(" or "):  # the usual case: one reading
+            if self.peek() not in (",", "[", "/", ".", ""):
+                self.fail("',' and an abnormality, '[' cell count, '/' next clone, or end")
+            return first
+        readings = [first, *(replace(first, item=r) for r in self.extra_readings)]
         while self.at(" or "):
             self.i += 4
             readings.extend(self.aberration_readings())
         if self.peek() not in (",", "[", "/", ".", ""):
             self.fail("',' and an abnormality, '[' cell count, '/' next clone, or end")
-        first = readings[0]
-        if len(readings) == 1:
-            return first
         if len(readings) > _MAX_READINGS:
             self.fail(f"at most {_MAX_READINGS} readings joined by 'or'", first.span.start)
         span = Span(first.span.start, self.i)
@@ -742,10 +757,15 @@ class _Parser:
                     word == "psu" and self.s.startswith(" ", self.i + 3)
                 ):
                     options = self.structural_readings(in_fish)
-                    parts = [(*p, o) for p in parts for o in options]
+                    if len(parts) == 1 and len(options) == 1:
+                        parts = [(*parts[0], options[0])]
+                    else:
+                        parts = [(*p, o) for p in parts for o in options]
                 else:
                     break
         span = Span(start, self.i)
+        if not alternatives and len(parts) == 1:  # the usual case: one reading
+            return [Structural(kind, tuple(chromosomes), breakpoints, parts[0], span)]
         own: list[tuple[tuple[Band, ...], ...] | None] = [*alternatives] or [breakpoints]
         readings = [Structural(kind, tuple(chromosomes), b, p, span) for b in own for p in parts]
         if len(readings) > _MAX_READINGS:
