@@ -2,18 +2,22 @@
 
 Both are pure: the knowledge is passed in (build it with
 :func:`adapter.iscn.knowledge.load_knowledge` once).  A malformed string gives a result with
-``error`` set and ``tree`` ``None``; there is no partial tree (ISCN 2020 has no notion of a
-partly valid karyotype, and a silent partial parse could drop a translocation).
+``error`` set and ``tree`` ``None``, as before; what could still be read is in ``partial`` (the
+tree of the abnormalities, clones and FISH items that parse, see
+:func:`adapter.iscn.parser.parse_recovering`) and every located error in ``errors``.
+:func:`analyse` recognises rearrangements in the partial tree too and marks them ``partial``, so
+one unreadable abnormality does not hide a fusion written next to it, and no reader can take a
+partly read string for a fully read one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adapter.iscn.knowledge import Knowledge
 from adapter.iscn.model import IscnString
 from adapter.iscn.normalise import Normalisation, normalise
-from adapter.iscn.parser import IscnError, IscnSyntaxError, parse_normalised
+from adapter.iscn.parser import IscnError, IscnWarning, parse_recovering
 from adapter.iscn.recognise import Rearrangement, recognise
 
 
@@ -22,7 +26,10 @@ class ParseResult:
     """The outcome of :func:`parse`: exactly one of ``tree`` and ``error`` is set.
 
     ``text`` is the normalised text that spans and error positions refer to; ``original`` is the
-    input unchanged; ``normalisations`` lists every change between the two.
+    input unchanged; ``normalisations`` lists every change between the two.  ``warnings`` are
+    doubts about a string that is still read (breakpoints missing, band order, chromosome count);
+    ``errors`` are all located errors (``error`` is the first); ``partial`` is the tree of what
+    could be read of an invalid string (``None`` when nothing could, or when valid).
     """
 
     original: str
@@ -30,6 +37,9 @@ class ParseResult:
     normalisations: tuple[Normalisation, ...]
     tree: IscnString | None
     error: IscnError | None
+    warnings: tuple[IscnWarning, ...] = ()
+    errors: tuple[IscnError, ...] = ()
+    partial: IscnString | None = None
 
     @property
     def ok(self) -> bool:
@@ -38,7 +48,10 @@ class ParseResult:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """A :class:`ParseResult` and the rearrangements recognised in it (empty when invalid)."""
+    """A :class:`ParseResult` and the rearrangements recognised in it.
+
+    For an invalid string they are those of the partial tree, each marked ``partial``.
+    """
 
     result: ParseResult
     rearrangements: tuple[Rearrangement, ...]
@@ -48,20 +61,29 @@ class Analysis:
         """Distinct named fusions, in order of first appearance."""
         return tuple(dict.fromkeys(r.fusion for r in self.rearrangements if r.fusion))
 
+    @property
+    def partial(self) -> bool:
+        """The string did not parse whole; the rearrangements are those of the parts that did."""
+        return self.result.error is not None and self.result.partial is not None
+
 
 def parse(text: str) -> ParseResult:
     """Normalise and parse one ISCN string (karyotype and/or FISH)."""
     normalised, changes = normalise(text)
-    try:
-        tree = parse_normalised(normalised)
-    except IscnSyntaxError as exc:
-        return ParseResult(text, normalised, changes, None, exc.error)
-    return ParseResult(text, normalised, changes, tree, None)
+    read = parse_recovering(normalised)
+    if not read.errors:
+        return ParseResult(text, normalised, changes, read.tree, None, read.warnings)
+    return ParseResult(
+        text, normalised, changes, None, read.errors[0], read.warnings, read.errors, read.tree
+    )
 
 
 def analyse(text: str, knowledge: Knowledge) -> Analysis:
-    """Parse ``text`` and recognise its translocations and fusions."""
+    """Parse ``text`` and recognise its translocations and fusions (of the partial tree too)."""
     result = parse(text)
-    if result.tree is None:
+    if result.tree is not None:
+        return Analysis(result, recognise(result.tree, knowledge))
+    if result.partial is None:
         return Analysis(result, ())
-    return Analysis(result, recognise(result.tree, knowledge))
+    found = recognise(result.partial, knowledge)
+    return Analysis(result, tuple(replace(r, partial=True) for r in found))

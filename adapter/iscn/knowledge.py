@@ -45,12 +45,23 @@ class Gene:
 
 @dataclass(frozen=True, slots=True)
 class FusionDef:
-    """A named fusion: ``five_prime::three_prime`` and its classic ISCN form."""
+    """A named fusion: ``five_prime::three_prime`` and its classic ISCN form.
+
+    ``carrier`` is the chromosome whose derivative carries the 5'::3' fusion gene (``22`` for
+    BCR::ABL1 on der(22)); the other derivative of the translocation carries the reciprocal
+    3'::5' product.  ``None`` when the data file does not say.
+    """
 
     name: str
     five_prime: Gene
     three_prime: Gene
     iscn: str
+    carrier: str | None = None
+
+    @property
+    def chromosomes(self) -> frozenset[str]:
+        """The chromosomes of the two partner genes (first locus of each)."""
+        return frozenset((self.five_prime.loci[0].chromosome, self.three_prime.loci[0].chromosome))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +123,13 @@ def knowledge_from_data(data: object) -> Knowledge:
             if g not in genes:
                 raise ValueError(f"gene-loci: fusion {row.get('name')}: unknown gene {g}")
         name = str(row.get("name") or f"{five}::{three}")
-        fusions.append(FusionDef(name, genes[five], genes[three], str(row.get("iscn", ""))))
+        carrier = str(row["carrier"]) if row.get("carrier") is not None else None
+        on = {locus.chromosome for g in (five, three) for locus in genes[g].loci}
+        if carrier is not None and carrier not in on:
+            raise ValueError(f"gene-loci: fusion {name}: carrier {carrier} is not a partner's")
+        fusions.append(
+            FusionDef(name, genes[five], genes[three], str(row.get("iscn", "")), carrier)
+        )
     by_chromosome: dict[str, list[tuple[Gene, Locus]]] = {}
     for gene in genes.values():
         for locus in gene.loci:

@@ -132,7 +132,20 @@ class UnknownRing:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
-Item = Structural | WholeChromosome | Marker | DoubleMinute | Incomplete | UnknownRing
+@dataclass(frozen=True, slots=True)
+class Alternatives:
+    """``or``: two or more readings of one abnormality (ISCN 2020 ch. 3, ``or`` = alternative
+    interpretation), ``del(8)(q21.2) or i(8)(p10)``.  Breakpoint alternatives written inside one
+    abnormality, ``add(19)(p13 or q13)``, are kept as one full reading per alternative band.
+    Every reading is kept; what is recognised must hold for all of them."""
+
+    readings: tuple[Aberration, ...]
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+
+
+Item = (
+    Structural | WholeChromosome | Marker | DoubleMinute | Incomplete | UnknownRing | Alternatives
+)
 
 
 @dataclass(frozen=True, slots=True)

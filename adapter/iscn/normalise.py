@@ -47,6 +47,33 @@ _CHAR_MAP: dict[str, tuple[str, str]] = {
     "\u2009": (" ", "Unicode space"),
     "\u202f": (" ", "Unicode space"),
     "\u3000": (" ", "Unicode space"),
+    "\u3001": (",", "ideographic comma"),
+    "\u3002": (".", "ideographic full stop"),
+    "\uff61": (".", "ideographic full stop"),
+    "\uff64": (",", "ideographic comma"),
+    "\u2024": (".", "one-dot leader"),
+    "\u2027": (".", "hyphenation point"),
+    "\u00ad": ("", "soft hyphen"),
+    "\u200b": ("", "zero-width space"),
+    "\u200c": ("", "zero-width space"),
+    "\u200d": ("", "zero-width space"),
+    "\u2060": ("", "zero-width space"),
+    "\ufeff": ("", "byte order mark"),
+    "\u2033": ("''", "Unicode quote"),
+    "\u201a": (",", "low quotation mark used as comma"),
+    "\u2215": ("/", "Unicode slash"),
+    "\u2044": ("/", "Unicode slash"),
+    "\u29f8": ("/", "Unicode slash"),
+    "\u2329": ("<", "Unicode angle bracket"),
+    "\u232a": (">", "Unicode angle bracket"),
+    "\u27e8": ("<", "Unicode angle bracket"),
+    "\u27e9": (">", "Unicode angle bracket"),
+    "\u3008": ("<", "Unicode angle bracket"),
+    "\u3009": (">", "Unicode angle bracket"),
+    "\u3010": ("[", "Unicode bracket"),
+    "\u3011": ("]", "Unicode bracket"),
+    "\u3014": ("(", "Unicode bracket"),
+    "\u3015": (")", "Unicode bracket"),
     "\t": (" ", "tab"),
     "\n": (" ", "line break"),
     "\r": (" ", "line break"),
@@ -59,6 +86,17 @@ _SPACE_PUNCT = re.compile(r" (?=[,;()\[\]/.:+])|(?<=[,;()\[\]/.:+]) ")
 _SPACE_COUNT = re.compile(r" (x\d)")
 #: Legacy ranges ``45-48`` at the start of a clone (pre-2005 ISCN) become ``45~48``.
 _LEGACY_RANGE = re.compile(r"(^|/)(\d{1,3})-(\d{1,3})(?=[,<])")
+#: Lab convention: ``-`` for ``~`` in a band interval, ``q21-23`` / ``q21-q23`` / ``p13.1-p12``
+#: (ISCN 2020 ch. 3 and 4 write ``q21~q23``); a digit after an arm letter, then the dash.
+_BAND_DASH = re.compile(r"([pq])(\d[\d.]*)-([pq]?)(?=\d)")
+#: Lab convention: ``-`` for ``~`` in counts, ``+1-2mar``, ``x1-2`` (ISCN 2020 ch. 8, 9).
+_COUNT_DASH = re.compile(r"(?<=[+x,])(\d{1,2})-(\d{1,2})(?=mar|dmin|[,\[\]/.)c]|$)")
+#: ``or`` (ISCN 2020 ch. 3, alternative interpretation) written with a space on each side.
+_OR = re.compile(r"(?<=[)\dpqr?]) *\bor\b *(?=[a-z?+\-\d(])|(?<=[)\d?])or *(?=[a-z?+\-\d(])")
+#: Sex chromosomes typed in lower case after the chromosome number: ``46,xy`` (ISCN 2020 ch. 8).
+_LOWER_SEX = re.compile(
+    r"(^|/)(\d{1,3}(?:~\d{1,3})?(?:<\dn[+\-]?>)?,)([xy]{1,4})(?=[,\[/.]|c[,\[/.]|c?$)"
+)
 
 
 def normalise(text: str) -> tuple[str, tuple[Normalisation, ...]]:
@@ -119,5 +157,24 @@ def _normalise_ascii(
     if new != work:
         changes.append(Normalisation("legacy range dash", work, new))
         work = new
+
+    if "-" in work:
+        new = _BAND_DASH.sub(lambda m: f"{m[1]}{m[2]}~{m[3] or m[1]}", work)
+        new = _COUNT_DASH.sub(r"\1~\2", new)
+        if new != work:
+            changes.append(Normalisation("dash for '~' in a band interval or count", work, new))
+            work = new
+
+    if "or" in work:
+        new = _OR.sub(" or ", work)
+        if new != work:
+            changes.append(Normalisation("space around 'or'", work, new))
+            work = new
+
+    if "x" in work or "y" in work:
+        new = _LOWER_SEX.sub(lambda m: m.group(1) + m.group(2) + m.group(3).upper(), work)
+        if new != work:
+            changes.append(Normalisation("sex chromosomes in lower case", work, new))
+            work = new
 
     return work, tuple(changes)

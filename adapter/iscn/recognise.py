@@ -8,6 +8,16 @@ Rules (ISCN 2020 chapter numbers in brackets):
   matches a locus of the 5' gene and the other a locus of the 3' gene, at the precision written
   (``q22`` matches ``q22.3`` and the reverse; see :func:`band_matches`).  Three-way translocations
   are checked pair by pair.  Otherwise no gene is named.
+* Breakpoint-less rearrangements (``t(9;22)``, ``der(22)t(9;22)``, accepted by the parser with a
+  warning) name a fusion only when their two chromosomes are the partner chromosomes of exactly
+  one fusion of the knowledge; ``evidence`` is then ``chromosome pair only``.
+* Orientation: a derivative shows only the product it carries.  A fusion whose data names its
+  ``carrier`` (the chromosome whose derivative carries the 5'::3' gene) is named from ``t()``,
+  from ``der(carrier)`` and from derivatives of other chromosomes never: ``der(12)t(12;21)`` alone
+  gives an unnamed rearrangement with ``reciprocal_of`` ``ETV6::RUNX1`` and a note saying the
+  5'/3' fusion is not shown.  Next to the named fusion in the same clone it is folded into it.
+* ``or`` readings [ch. 3]: a fusion is named only when every reading names it; otherwise each
+  reading's rearrangement is reported unnamed, with a note.
 * Clones written with ``idem``/``sl``/``sdl`` [ch. 11] inherit the rearrangements of the clone
   referred to (flagged ``inherited``).
 * Within one clone the same finding (same fusion, or for unnamed ones the same chromosomes and
@@ -26,6 +36,7 @@ from typing import Literal
 from adapter.iscn.knowledge import FusionDef, Gene, Knowledge, Locus
 from adapter.iscn.model import (
     Aberration,
+    Alternatives,
     Band,
     FishAbnormality,
     FishResult,
@@ -44,6 +55,8 @@ from adapter.iscn.render import (
 RearrangementKind = Literal[
     "translocation", "insertion", "dicentric", "fish-fusion", "fish-break-apart"
 ]
+
+Evidence = Literal["breakpoints", "chromosome pair only", "probes"]
 
 _KIND_OF: dict[str, RearrangementKind] = {
     "t": "translocation",
@@ -98,6 +111,18 @@ class Rearrangement:
     uncertain: bool = False
     #: FISH scored cells (count, total) when written.
     cells: tuple[int, int | None] | None = None
+    #: what named the fusion: ``breakpoints`` (bands at the gene loci), ``chromosome pair only``
+    #: (no breakpoints written), ``probes`` (FISH signals); meaningful when ``fusion`` is set
+    evidence: Evidence = "breakpoints"
+    #: read from the partial tree of a string that is not wholly valid ISCN
+    #: (:func:`adapter.iscn.analyse`)
+    partial: bool = False
+    #: the named fusion whose *reciprocal* derivative alone this is (``der(12)t(12;21)``)
+    reciprocal_of: str | None = None
+    #: readings of an abnormality written with ``or`` (1 when written once)
+    readings: int = 1
+    #: plain-language notes on the evidence (reciprocal derivative only, readings disagree)
+    notes: tuple[str, ...] = ()
 
 
 def band_matches(band: Band, locus: Locus) -> bool:
@@ -159,9 +184,44 @@ def _candidates(item: Structural) -> Iterator[Structural]:
 
 
 def _has_candidates(item: Structural) -> bool:
+    """Whether ``item`` holds a rearrangement of two or more chromosomes."""
     if item.kind in _KIND_OF and len(item.chromosomes) >= 2:
         return True
     return any(_has_candidates(p) for p in item.parts)
+
+
+def _named(
+    cand: Structural, knowledge: Knowledge, method: Literal["karyotype", "fish"]
+) -> list[tuple[FusionDef, tuple[Partner, ...], Evidence]]:
+    """The fusions ``cand`` names: by breakpoints, or in a karyotype by its chromosome pair when
+    it has none (a metaphase FISH abnormality without breakpoints is named by its probes)."""
+    if cand.breakpoints is None:
+        if method == "fish":
+            return []
+        pair = frozenset(c.name for c in cand.chromosomes)
+        if len(cand.chromosomes) != 2 or len(pair) != 2:
+            return []
+        fits = [f for f in knowledge.fusions if f.chromosomes == pair]
+        if len(fits) != 1:
+            return []
+        f = fits[0]
+        return [
+            (f, (_gene_partner(f.five_prime), _gene_partner(f.three_prime)), "chromosome pair only")
+        ]
+    hits = _gene_hits(cand, knowledge)
+    out: list[tuple[FusionDef, tuple[Partner, ...], Evidence]] = []
+    for fusion in knowledge.fusions if len(hits) >= 2 else ():
+        partners = _match(fusion, hits)
+        if partners is not None:
+            out.append((fusion, partners, "breakpoints"))
+    return out
+
+
+def _derivative(s: Structural, cand: Structural) -> str | None:
+    """The chromosome of the derivative ``cand`` builds (``der(12)t(12;21)`` -> ``12``), if any."""
+    if cand is s or s.kind not in ("der", "ider") or len(s.chromosomes) != 1:
+        return None
+    return s.chromosomes[0].name
 
 
 def _structural_findings(
@@ -177,31 +237,32 @@ def _structural_findings(
     for cand in _candidates(s):
         kind = _KIND_OF[cand.kind]
         bps = _breakpoints(cand)
+        head = (kind, method, text, span, part, clone, bps)
         named = False
-        hits = _gene_hits(cand, knowledge)
-        for fusion in knowledge.fusions if len(hits) >= 2 else ():
-            partners = _match(fusion, hits)
-            if partners is not None:
-                named = True
+        derivative = _derivative(s, cand)
+        for fusion, partners, evidence in _named(cand, knowledge, method):
+            named = True
+            if derivative is None or fusion.carrier in (None, derivative):
                 yield Rearrangement(
-                    kind,
-                    method,
-                    text,
-                    span,
-                    part,
-                    clone,
-                    bps,
-                    fusion.name,
-                    partners,
-                    inherited=inherited,
+                    *head, fusion.name, partners, inherited=inherited, evidence=evidence
                 )
+                continue
+            five, three = fusion.five_prime.symbol, fusion.three_prime.symbol
+            note = (
+                f"der({derivative}) carries the reciprocal {three}::{five} product; "
+                f"{fusion.name} lies on der({fusion.carrier}), which is not shown: the 5' "
+                f"{five} / 3' {three} fusion is not named from this derivative alone"
+            )
+            yield Rearrangement(
+                *head, inherited=inherited, reciprocal_of=fusion.name, notes=(note,)
+            )
         if not named:
-            yield Rearrangement(kind, method, text, span, part, clone, bps, inherited=inherited)
+            yield Rearrangement(*head, inherited=inherited)
 
 
 def _key(r: Rearrangement) -> tuple[object, ...]:
-    if r.fusion is not None:
-        return ("fusion", r.kind if r.method == "fish" else "", r.fusion)
+    if r.fusion is not None or r.reciprocal_of is not None:
+        return ("fusion", r.kind if r.method == "fish" else "", r.fusion or r.reciprocal_of)
     if r.kind == "fish-break-apart":
         return ("break-apart", tuple(p.symbol for p in r.partners), r.probes)
     if r.kind == "fish-fusion":
@@ -216,6 +277,9 @@ def _dedupe(found: Iterable[Rearrangement]) -> list[Rearrangement]:
         first = out.get(key)
         if first is None:
             out[key] = r
+        elif first.fusion is None and r.fusion is not None:  # named: replaces a reciprocal-only
+            also = first.also if first.iscn == r.iscn else (first.iscn, *first.also)
+            out[key] = replace(r, also=(*r.also, *also), inherited=first.inherited and r.inherited)
         elif r.iscn != first.iscn and r.iscn not in first.also:
             out[key] = replace(
                 first, also=(*first.also, r.iscn), inherited=first.inherited and r.inherited
@@ -238,15 +302,45 @@ def _karyotype(k: Karyotype, knowledge: Knowledge, part: int) -> Iterator[Rearra
         # own abnormalities first so that a re-written inherited one is reported as own
         ordered = [x for x in items if not x[1]] + [x for x in items if x[1]]
         for aberration, inh in ordered:
-            item = aberration.item
-            if not isinstance(item, Structural) or not _has_candidates(item):
-                continue
             text = render_aberration(aberration)
-            for r in _structural_findings(
-                item, text, aberration.span, knowledge, part, idx, inh, "karyotype"
-            ):
-                found.append(replace(r, uncertain=True) if aberration.uncertain else r)
+            if isinstance(aberration.item, Alternatives):
+                found.extend(_alternatives(aberration.item, text, knowledge, part, idx, inh))
+                continue
+            found.extend(_aberration_findings(aberration, text, knowledge, part, idx, inh))
         yield from _dedupe(found)
+
+
+def _aberration_findings(
+    aberration: Aberration, text: str, knowledge: Knowledge, part: int, clone: int, inh: bool
+) -> list[Rearrangement]:
+    item = aberration.item
+    if not isinstance(item, Structural) or not _has_candidates(item):
+        return []
+    found = _structural_findings(
+        item, text, aberration.span, knowledge, part, clone, inh, "karyotype"
+    )
+    return [replace(r, uncertain=True) if aberration.uncertain else r for r in found]
+
+
+def _alternatives(
+    alt: Alternatives, text: str, knowledge: Knowledge, part: int, clone: int, inh: bool
+) -> list[Rearrangement]:
+    """Findings of an ``or`` abnormality: a fusion only when every reading names it."""
+    per_reading = [
+        [replace(r, iscn=text, span=alt.span, readings=len(alt.readings)) for r in found]
+        for found in (
+            _aberration_findings(a, text, knowledge, part, clone, inh) for a in alt.readings
+        )
+    ]
+    common = set.intersection(*({r.fusion for r in rs if r.fusion} for rs in per_reading))
+    out: list[Rearrangement] = []
+    for rs in per_reading:
+        for r in rs:
+            if r.fusion is not None and r.fusion not in common:
+                note = f"{r.fusion} is named by only some of the {r.readings} readings of 'or'"
+                r = replace(r, fusion=None, partners=(), notes=(*r.notes, note))
+            out.append(r)
+    return out
 
 
 def _fish(f: FishResult, knowledge: Knowledge, part: int) -> Iterator[Rearrangement]:
@@ -332,6 +426,7 @@ def _fish_signal(
         partners=partners,
         probes=entry.probes,
         cells=cells,
+        evidence="probes",
     )
 
 
@@ -355,7 +450,7 @@ def _named_by_probes(
         on_one = any(all(g.symbol in present for g in genes) for present in together)
         if on_one and all(any(locus.chromosome in chromosomes for locus in g.loci) for g in genes):
             partners = (_gene_partner(fusion.five_prime), _gene_partner(fusion.three_prime))
-            return replace(r, fusion=fusion.name, partners=partners)
+            return replace(r, fusion=fusion.name, partners=partners, evidence="probes")
     return r
 
 

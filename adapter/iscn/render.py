@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from adapter.iscn.model import (
     Aberration,
+    Alternatives,
     Band,
     CellCount,
     Chromosome,
@@ -83,6 +84,8 @@ def render_item(item: Item) -> str:
         return "inc"
     if isinstance(item, UnknownRing):
         return "r"
+    if isinstance(item, Alternatives):
+        return " or ".join(render_aberration(r) for r in item.readings)
     raise TypeError(item)  # pragma: no cover - exhaustive
 
 

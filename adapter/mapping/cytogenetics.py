@@ -7,8 +7,15 @@ with ``method`` one of ``karyotype``, ``fish``, ``rt-pcr`` (issue 4 item 3).  Pe
 * ``karyotype``: ``result`` is an ISCN string, parsed by :mod:`adapter.iscn` (never here).  It
   becomes the karyotype Observation (LOINC 62356-1, ``valueString`` = the cell unchanged,
   contract.md "Concepts") and one fusion finding per rearrangement the ISCN recogniser reports,
-  ``derivedFrom`` the karyotype.  A string that is not ISCN rejects the row with the parser's
-  position message.
+  ``derivedFrom`` the karyotype.  A string that is only partly ISCN (one unreadable abnormality)
+  keeps its karyotype Observation (the whole string, unchanged) and the findings recognised in
+  the parts that parse, all with a note naming the errors' positions, and a warning on the row
+  (``iscn-partial``); a string of which nothing can be read rejects the row with the parser's
+  position message.  Parser warnings (breakpoints missing, band order, chromosome count) become
+  warnings of the row (``iscn-warning``).  A finding whose evidence is weaker than breakpoints at
+  the gene loci says so in a note: a fusion named from the chromosome pair only (``t(9;22)``), a
+  reciprocal derivative alone (``der(12)t(12;21)``: ETV6::RUNX1 not shown), readings of ``or``
+  that disagree.
 * ``fish``: ``target`` names the fusion probed (``ETV6::RUNX1``; other spellings through the site
   vocabulary); ``result`` is ``detected`` / ``not-detected`` or an ISCN ``nuc ish``/``ish``
   string.  A string yields a Present finding per recognised rearrangement and, when it probes
@@ -55,7 +62,7 @@ from adapter.fhir import (
     ref,
     sd_url,
 )
-from adapter.iscn import Knowledge, ParseResult, Rearrangement, analyse
+from adapter.iscn import IscnString, Knowledge, Rearrangement, analyse
 from adapter.iscn.knowledge import FusionDef
 from adapter.iscn.model import FishAbnormality, FishResult, Karyotype, ProbeGroup
 from adapter.issues import Issue, UsageError
@@ -208,6 +215,8 @@ class Finding:
     genes: tuple[Gene, ...]
     iscn: str | None
     translocation: bool
+    #: what the finding's own evidence needs said (chromosome pair only, reciprocal derivative)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,14 +328,14 @@ def check_cytogenetics_row(
                 "informational",
             )
         if result:
-            findings = _karyotype_findings(result, ctx, issues)
+            findings = _karyotype_findings(result, ctx, issues, notes)
     elif not result:  # a cancelled targeted test
         if target is None:
             bad("required-cell", "target", f"a {method} test names its target fusion", "required")
         else:
             findings = [_target_finding(method, target, None, None)]
     elif method == "fish":
-        findings = _fish_findings(result, target, outcome_said, section, ctx, issues)
+        findings = _fish_findings(result, target, outcome_said, section, ctx, issues, notes)
     else:
         findings = _pcr_findings(result, target, outcome_said, section, site, issues, notes)
     if any(i.is_error for i in issues):
@@ -346,23 +355,56 @@ def check_cytogenetics_row(
 
 
 def _analysed(
-    text: str, ctx: CytogeneticsContext, issues: list[Issue]
-) -> tuple[ParseResult, tuple[Rearrangement, ...]] | None:
-    """Parse an ISCN cell with :mod:`adapter.iscn`; an error issue (with position) when invalid."""
+    text: str, ctx: CytogeneticsContext, issues: list[Issue], notes: list[str]
+) -> tuple[IscnString, tuple[Rearrangement, ...], str] | None:
+    """Parse an ISCN cell with :mod:`adapter.iscn`: the tree (whole or partial), what it holds
+    and the normalised text.
+
+    An error issue (with position) when nothing can be read; when only part can, a warning and a
+    note (added to ``notes``) naming every error's position, and the partial tree.
+    """
     analysis = analyse(text, ctx.knowledge)
     parsed = analysis.result
-    if parsed.error is not None:
-        where = f" of the normalised text {parsed.text!r}" if parsed.normalisations else ""
+    where = f" of the normalised text {parsed.text!r}" if parsed.normalisations else ""
+    tree = parsed.tree or parsed.partial
+    if tree is None:
+        message = parsed.error.message if parsed.error else "nothing could be read"
         issues.append(
             Issue(
                 "error",
                 "value",
-                f"result is not valid ISCN: {parsed.error.message}{where}",
+                f"result is not valid ISCN: {message}{where}",
                 rule="iscn-syntax",
                 location=("result",),
             )
         )
         return None
+    if parsed.error is not None:
+        errors = "; ".join(e.message for e in parsed.errors)
+        notes.append(
+            f"Only partly valid ISCN ({errors}{where}): the findings are those of the parts "
+            "that could be read; anything in the unreadable parts was not read."
+        )
+        issues.append(
+            Issue(
+                "warning",
+                "value",
+                f"result is only partly valid ISCN ({errors}{where}); the karyotype is kept as "
+                "written and the findings recognised in the readable parts are marked partial",
+                rule="iscn-partial",
+                location=("result",),
+            )
+        )
+    for w in parsed.warnings:
+        issues.append(
+            Issue(
+                "warning",
+                "value",
+                f"ISCN at position {w.position}: {w.message}",
+                rule="iscn-warning",
+                location=("result",),
+            )
+        )
     if parsed.normalisations:
         issues.append(
             Issue(
@@ -374,7 +416,7 @@ def _analysed(
                 location=("result",),
             )
         )
-    return parsed, analysis.rearrangements
+    return tree, analysis.rearrangements, parsed.text
 
 
 def _finding_key(r: Rearrangement) -> str:
@@ -386,6 +428,17 @@ def _finding_key(r: Rearrangement) -> str:
         return "fish-fusion:" + " con ".join(r.probes)
     bands = ";".join(f"{b.chromosome}{''.join(b.bands)}" for b in r.breakpoints)
     return f"{r.kind}:{bands}"
+
+
+def _evidence_notes(r: Rearrangement) -> tuple[str, ...]:
+    """What a finding's evidence needs said, beyond breakpoints at the gene loci."""
+    out = list(r.notes)
+    if r.fusion is not None and r.evidence == "chromosome pair only":
+        out.append(
+            f"{r.fusion} named from the chromosome pair only: {r.iscn} is written without "
+            "breakpoints, and these chromosomes name no other fusion of the knowledge."
+        )
+    return tuple(out)
 
 
 def _rearrangement_findings(rearrangements: Iterable[Rearrangement]) -> list[Finding]:
@@ -403,18 +456,19 @@ def _rearrangement_findings(rearrangements: Iterable[Rearrangement]) -> list[Fin
             genes=tuple(Gene(p.symbol, p.hgnc) for p in r.partners),
             iscn=",".join([r.iscn, *r.also]),
             translocation=r.kind in _TRANSLOCATION_KINDS,
+            notes=_evidence_notes(r),
         )
     return list(out.values())
 
 
 def _karyotype_findings(
-    result: str, ctx: CytogeneticsContext, issues: list[Issue]
+    result: str, ctx: CytogeneticsContext, issues: list[Issue], notes: list[str]
 ) -> list[Finding]:
-    analysed = _analysed(result, ctx, issues)
+    analysed = _analysed(result, ctx, issues, notes)
     if analysed is None:
         return []
-    parsed, rearrangements = analysed
-    if parsed.tree is None or not any(isinstance(p, Karyotype) for p in parsed.tree.parts):
+    tree, rearrangements, _ = analysed
+    if not any(isinstance(p, Karyotype) for p in tree.parts):
         issues.append(
             Issue(
                 "error",
@@ -447,6 +501,7 @@ def _fish_findings(
     section: CytogeneticsSource,
     ctx: CytogeneticsContext,
     issues: list[Issue],
+    notes: list[str],
 ) -> list[Finding]:
     def bad(rule: str, field: str, message: str) -> None:
         issues.append(Issue("error", "business-rule", message, rule=rule, location=(field,)))
@@ -460,12 +515,13 @@ def _fish_findings(
             bad("interpretation-conflict", "interpretation", "interpretation contradicts result")
             return []
         return [_target_finding("fish", target, word, None)]
-    analysed = _analysed(result, ctx, issues)
+    noted = len(notes)
+    analysed = _analysed(result, ctx, issues, notes)
     if analysed is None:
         return []
-    parsed, rearrangements = analysed
-    tree_parts = parsed.tree.parts if parsed.tree is not None else ()
-    fish_parts = [p for p in tree_parts if isinstance(p, FishResult)]
+    tree, rearrangements, text = analysed
+    partial = len(notes) > noted
+    fish_parts = [p for p in tree.parts if isinstance(p, FishResult)]
     if not fish_parts:
         bad(
             "fish-missing",
@@ -490,7 +546,15 @@ def _fish_findings(
                     f"{target.name}: it can say nothing about it",
                 )
                 return []
-            findings.append(_target_finding("fish", target, False, parsed.text))
+            if partial:
+                bad(
+                    "fish-partial-absent",
+                    "result",
+                    f"the FISH result is only partly valid ISCN: {target.name} cannot be "
+                    "recorded absent when a part of the result could not be read",
+                )
+                return []
+            findings.append(_target_finding("fish", target, False, text))
         if said is not None and said != found:
             bad(
                 "interpretation-conflict",
@@ -671,8 +735,9 @@ def to_fhir_finding(
     else:
         value = codes.values.present if finding.present else codes.values.absent
         obs["valueCodeableConcept"] = _cc(LOINC, value)
-    if record.notes:
-        obs["note"] = [{"text": n} for n in record.notes]
+    notes = [*record.notes, *finding.notes]
+    if notes:
+        obs["note"] = [{"text": n} for n in notes]
     obs["method"] = _cc(LOINC, codes.methods.of(finding.method))
     obs["specimen"] = ref(specimen_id(site, record.specimen_id))
     if record.method == "karyotype":

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from adapter.iscn import Analysis, Knowledge, analyse, load_knowledge, parse, render
-from adapter.iscn.model import Aberration, FishResult, IscnString, Karyotype, Structural
+from adapter.iscn.model import (
+    Aberration,
+    Alternatives,
+    FishResult,
+    IscnString,
+    Karyotype,
+    Structural,
+)
 from adapter.iscn.render import render_aberration, render_modal, render_structural
 from tests.iscn.cases import ErrorCase, ValidCase, error_cases, valid_cases
 
@@ -93,6 +100,14 @@ def _check_fact(name: str, want: Any, a: Analysis) -> None:
     elif name == "unnamed":
         got = [_breakpoints(r) for r in rs if r.method == "karyotype" and r.fusion is None]
         assert got == want
+    elif name == "reciprocal":
+        assert [r.reciprocal_of for r in rs if r.reciprocal_of] == want
+    elif name == "evidence":
+        assert [r.evidence for r in rs if r.fusion] == want
+    elif name == "readings":
+        assert [r.readings for r in rs] == want
+    elif name == "warnings":
+        pass  # checked for every case in test_valid
     elif name == "fish_cells":
         fish = next(p for p in tree.parts if isinstance(p, FishResult))
         counts = [[c.cells.count, c.cells.total] if c.cells else None for c in fish.clones]
@@ -127,11 +142,22 @@ def test_valid(case: ValidCase, knowledge: Knowledge) -> None:
             assert r.partners == (), "no gene named without a named fusion"
         assert result.text[r.span.start : r.span.end]
     # spans: inside the text, and each abnormality's span covers exactly its canonical text
+    # 'or' readings (band alternatives such as add(19)(p13 or q13) are kept as full readings):
+    # their spans cover the abnormality as written, which reads back to the same readings
+    inside = {id(n) for a in _nodes(tree) if isinstance(a, Alternatives) for n in _nodes(a)}
     for node in _nodes(tree):
+        if isinstance(node, Aberration) and isinstance(node.item, Alternatives):
+            written = result.text[node.span.start : node.span.end]
+            reread = parse(f"46,XX,{written}").tree
+            assert reread is not None
+            assert _karyotype(reread).clones[0].aberrations == (node,)
+    for node in _nodes(tree):
+        if id(node) in inside:
+            continue
         span = getattr(node, "span", None)
         if span is not None and dataclasses.is_dataclass(node):
             assert 0 <= span.start <= span.end <= len(result.text)
-        if isinstance(node, Aberration):
+        if isinstance(node, Aberration) and not isinstance(node.item, Alternatives):
             assert result.text[node.span.start : node.span.end] == render_aberration(node)
         if isinstance(node, Structural):
             assert result.text[node.span.start : node.span.end] == render_structural(node)
@@ -141,13 +167,19 @@ def test_valid(case: ValidCase, knowledge: Knowledge) -> None:
     assert render(again.tree) == render(tree)
     for name, want in case.facts.items():
         _check_fact(name, want, a)
+    # a valid string warns only where its case says so (rule names, in order)
+    assert [w.rule for w in result.warnings] == case.facts.get("warnings", []), [
+        w.message for w in result.warnings
+    ]
 
 
 @pytest.mark.parametrize("case", ERRORS, ids=[c.id for c in ERRORS])
 def test_error(case: ErrorCase, knowledge: Knowledge) -> None:
     a = analyse(case.iscn, knowledge)
     assert a.result.tree is None
-    assert a.rearrangements == ()
+    # what could still be read is reported, and marked partial
+    assert all(r.partial for r in a.rearrangements)
+    assert a.result.errors[0] == a.result.error
     error = a.result.error
     assert error is not None
     assert error.position == case.position, error.message

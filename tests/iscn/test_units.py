@@ -209,9 +209,37 @@ def test_cli_text_invalid_puts_a_caret_under_the_position(
 ) -> None:
     assert _run("46,XY,t(12 21)(p13;q22)") == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2] == "  46,XY,t(12 21)(p13;q22)"
-    assert lines[-1] == "  " + " " * 10 + "^"
-    assert "position 10" in lines[-3]
+    at = lines.index("  46,XY,t(12 21)(p13;q22)")
+    assert lines[at + 1] == "  " + " " * 10 + "^"
+    assert "position 10" in lines[at - 1]
+    # what could be read (46,XY) is shown, marked partial
+    assert lines[at + 2] == "partial: what could be read of the rest of the string"
+    assert lines[-1] == "  (none)"
+
+
+def test_cli_text_shows_every_error_warnings_and_partial_fusions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = "47,XY,t(12;21)(p13;q22),blah,+der(21)t(12;21),foo[10]"
+    assert _run(text) == 1
+    out = capsys.readouterr().out
+    assert out.count("INVALID at position") == 2
+    assert "INVALID at position 24: expected an abnormality" in out
+    assert "INVALID at position 46: expected an abnormality" in out
+    assert "warning at position 37 (breakpoints-missing)" in out
+    assert "ETV6::RUNX1: translocation t(12;21)(p13;q22)  [part 1, clone 1 (partial)]" in out
+
+
+def test_cli_json_of_a_partial_string(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("46,XX,t(9;22)(q34;q11.2),??,der(12)t(12;21)(p13;q22)", "--format", "json") == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["valid"] is False
+    assert data["partial"] is True
+    assert [e["position"] for e in data["errors"]] == [26]
+    fusions = [r.get("fusion") for r in data["rearrangements"]]
+    assert fusions == ["BCR::ABL1", None]
+    assert data["rearrangements"][1]["reciprocal_of"] == "ETV6::RUNX1"
+    assert all(r["partial"] for r in data["rearrangements"])
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,11 +266,14 @@ def test_question_mark_before_the_sign_is_read_as_uncertain() -> None:
     assert parse("47,XX,+?8[4]/46,XX[16]").tree == r.tree
 
 
-def test_no_partial_success_on_a_late_error(knowledge: Knowledge) -> None:
+def test_a_late_error_keeps_the_earlier_clone_marked_partial(knowledge: Knowledge) -> None:
     a = analyse("46,XY,t(12;21)(p13;q22)[20]/46,XY,t(9;22)(q34;q11.2[5]", knowledge)
-    assert a.result.tree is None
-    assert a.rearrangements == ()
-    assert a.fusions == ()
+    assert a.result.tree is None  # the string is still invalid
+    assert a.result.error is not None
+    assert a.result.error.position == 51
+    assert a.partial
+    assert a.fusions == ("ETV6::RUNX1",)  # the unreadable t(9;22) names nothing
+    assert all(r.partial for r in a.rearrangements)
 
 
 def test_fish_tested_genes_tell_a_negative_test(knowledge: Knowledge) -> None:

@@ -103,6 +103,8 @@ def test_golden_cases_cover_the_brief() -> None:
         "malformed-karyotype-rejected",
         "three-way-translocation",
         "unknown-translocation",
+        "partial-karyotype",
+        "breakpointless-and-reciprocal",
     }
 
 
@@ -137,11 +139,11 @@ def test_karyotype_keeps_the_original_string(default_site: SiteConfig) -> None:
 def test_malformed_karyotype_is_rejected_with_the_parser_position(
     default_site: SiteConfig,
 ) -> None:
-    result = run(default_site, f'{ROW},karyotype,,"46,XY,t(9;22)(q34;q11.2[20]",,final')
-    (issue,) = result.issues
+    result = run(default_site, f'{ROW},karyotype,,"46;XY,t(9;22)(q34;q11.2)[20]",,final')
+    (issue,) = result.issues  # nothing of it can be read: no partial karyotype either
     assert issue.rule == "iscn-syntax"
     assert issue.location == ("cyto.csv:row 2:column result",)
-    assert "position 23: expected" in issue.diagnostics
+    assert "position 2: expected ',' after the chromosome number" in issue.diagnostics
     assert issue.source_record is not None
     assert "t(9;22)" in issue.source_record
     assert (result.read, result.rejected) == (1, 1)
@@ -351,7 +353,7 @@ def test_cli_map_cytogenetics(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     outcome = json.loads(rejects.read_text(encoding="utf-8"))
     (issue,) = outcome["issue"]
     assert issue["details"]["text"] == "iscn-syntax"
-    assert "t(9;22)(q34;q11.2[20]" in issue["extension"][0]["valueString"]
+    assert "46;XY,t(9;22)(q34;q11.2)[20]" in issue["extension"][0]["valueString"]
     assert "read 2, mapped 1, rejected 1" in capsys.readouterr().err
 
 
@@ -375,3 +377,60 @@ def test_sample_is_the_lab_specimen(default_site: SiteConfig) -> None:
     assert resources(lab, "Specimen") == resources(cyto, "Specimen")
     lab_report, cyto_report = (resources(r, "DiagnosticReport")[0] for r in (lab, cyto))
     assert lab_report["id"] != cyto_report["id"]
+
+
+# -- real-world reports (issue 21): partial results, breakpoint-less, reciprocal derivative --------
+
+
+def notes(obs: dict[str, Any]) -> list[str]:
+    return [n["text"] for n in obs.get("note", [])]
+
+
+def test_partial_karyotype_keeps_the_string_and_the_fusion_it_shows(
+    default_site: SiteConfig,
+) -> None:
+    text = "51,X,+X,...,t(12;21)(p13;q22),...,+der(21)t(12;21)[3]/46,XY[4]"
+    result = run(default_site, f'{ROW},karyotype,,"{text}",,final')
+    assert (result.read, result.mapped, result.rejected) == (1, 1, 0)
+    (karyotype,) = [o for o in resources(result, "Observation") if code(o) == "62356-1"]
+    assert karyotype["valueString"] == text  # the whole string, unchanged
+    (finding,) = findings(result)
+    assert genes(finding) == ["ETV6=HGNC:3495", "RUNX1=HGNC:10471"]
+    for obs in (karyotype, finding):  # both marked partial, with the errors' positions
+        (note,) = notes(obs)
+        assert note.startswith("Only partly valid ISCN (position 8: expected an abnormality")
+        assert "position 30" in note
+    rules = [i.rule for i in result.issues]
+    assert rules.count("iscn-partial") == 1
+    assert "iscn-warning" in rules  # +der(21)t(12;21) has no breakpoints
+    assert all(i.severity == "warning" for i in result.issues)
+
+
+def test_partial_fish_cannot_record_its_target_absent(default_site: SiteConfig) -> None:
+    text = "nuc ish(ETV6,RUNX1)x2,(ETV6 con RUNX1x1[200]"
+    result = run(default_site, f'{ROW},fish,ETV6::RUNX1,"{text}",,final')
+    assert result.rejected == 1
+    assert "fish-partial-absent" in errors(result)
+
+
+def test_breakpointless_translocation_names_its_one_fusion_with_a_note(
+    default_site: SiteConfig,
+) -> None:
+    result = run(default_site, f'{ROW},karyotype,,"46,XX,t(9;22)[20]",,final')
+    (finding,) = findings(result)
+    assert genes(finding) == ["BCR=HGNC:1014", "ABL1=HGNC:76"]
+    assert value(finding) == "LA9633-4"
+    (note,) = notes(finding)
+    assert note.startswith("BCR::ABL1 named from the chromosome pair only")
+    (warning,) = result.issues
+    assert (warning.rule, warning.severity) == ("iscn-warning", "warning")
+
+
+def test_reciprocal_derivative_alone_names_no_fusion(default_site: SiteConfig) -> None:
+    result = run(default_site, f'{ROW},karyotype,,"46,XX,der(12)t(12;21)(p13;q22)[10]",,final')
+    (finding,) = findings(result)
+    assert genes(finding) == []  # never ETV6::RUNX1 from der(12) alone
+    assert component(finding, "81291-7")[0]["text"] == "der(12)t(12;21)(p13;q22)"
+    (note,) = notes(finding)
+    assert "reciprocal RUNX1::ETV6" in note
+    assert "ETV6::RUNX1 lies on der(21), which is not shown" in note
