@@ -31,9 +31,12 @@ from adapter.mapping.cytogenetics import CytogeneticsContext, load_codes, map_cy
 from adapter.mapping.hl7v2 import (
     INTERPRETATION_MAP,
     REPORT_STATUS_MAP,
+    SNOMED_SPECIMEN_MAP,
     STATUS_MAP,
     Hl7v2Context,
+    load_test_specimens,
     map_hl7v2,
+    subjects_of,
 )
 from adapter.mapping.lab import LabContext, map_lab
 from adapter.mapping.quantities import LabTest, load_lab_tests
@@ -93,13 +96,28 @@ def hl7v2_context(site: SiteConfig) -> Hl7v2Context:
         concept_map(folder, STATUS_MAP),
         concept_map(folder, REPORT_STATUS_MAP),
         concept_map(folder, INTERPRETATION_MAP),
+        concept_map(folder, SNOMED_SPECIMEN_MAP),
+        _test_specimens(),
     )
 
 
+@cache
+def _test_specimens() -> dict[str, str]:
+    return load_test_specimens(mappings_dir() / "tables" / "loinc-specimens.yaml")
+
+
 def _map_hl7v2(
-    data: bytes, name: str, site: SiteConfig, recorded: str, progress: Progress
+    data: bytes,
+    name: str,
+    site: SiteConfig,
+    recorded: str,
+    progress: Progress,
+    context: Sequence[Any] = (),
 ) -> MapResult:
-    return map_hl7v2(data, name, site, hl7v2_context(site), recorded, progress)
+    """``context``: Bundles of other files of the run, whose resources no message may move to
+    another patient."""
+    ctx = hl7v2_context(site)
+    return map_hl7v2(data, name, site, ctx, recorded, progress, subjects_of(context))
 
 
 @dataclass(frozen=True)
@@ -126,7 +144,9 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     "cytogenetics": SourceKind(
         "cytogenetics export (karyotype ISCN, FISH, RT-PCR fusions)", _map_cytogenetics
     ),
-    "hl7v2": SourceKind("HL7 v2 ORU^R01 lab result messages (MRD, blasts, counts)", _map_hl7v2),
+    "hl7v2": SourceKind(
+        "HL7 v2 ORU^R01 lab result messages (MRD, blasts, counts)", _map_hl7v2, _map_hl7v2
+    ),
     **{name: _treatment_kind(*spec) for name, spec in TREATMENT_KINDS.items()},
 }
 

@@ -64,29 +64,41 @@ mapping shares), :mod:`.patient` (PID), :mod:`.specimen` (SPM / OBR-15), :mod:`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from adapter.fhir import Resource
 from adapter.issues import Issue
 from adapter.mapping.bundle import BundleBuilder, MapResult
 from adapter.mapping.hl7v2.context import (
     INTERPRETATION_MAP,
     REPORT_STATUS_MAP,
+    SNOMED_SPECIMEN_MAP,
     STATUS_MAP,
     Hl7v2Context,
+    load_test_specimens,
 )
 from adapter.mapping.hl7v2.message import MessageMapper
 from adapter.mapping.hl7v2.state import MessageRejected
 from adapter.mapping.rows import section_of
-from adapter.sources.hl7v2 import RawSegment, read_hl7_file
+from adapter.sources.hl7v2 import (
+    OutsideSegment,
+    RawMessage,
+    RawSegment,
+    read_hl7_file,
+    utf16_form,
+)
 from adapter.sources.site import Hl7v2Source, SiteConfig
 
 __all__ = [
     "INTERPRETATION_MAP",
     "REPORT_STATUS_MAP",
+    "SNOMED_SPECIMEN_MAP",
     "STATUS_MAP",
     "Hl7v2Context",
+    "load_test_specimens",
     "map_hl7v2",
+    "subjects_of",
 ]
 
 
@@ -97,27 +109,29 @@ def map_hl7v2(
     ctx: Hl7v2Context,
     recorded: str,
     progress: Callable[[int], None] | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> MapResult:
-    """Map a file of ORU^R01 messages to one transaction Bundle; see the module docstring."""
+    """Map a file of ORU^R01 messages to one transaction Bundle; see the module docstring.
+
+    ``owners``: the subject reference of each resource id mapped from the other files of the
+    run (:func:`subjects_of` their Bundles), so that no message moves one to another patient.
+    """
     section: Hl7v2Source = section_of(site, "hl7v2")
-    parsed = read_hl7_file(data, site.encoding)
+    outside: list[Issue] = []
     issues: list[Issue] = []
+    envelope: list[RawSegment] = []
     builder = BundleBuilder()
     entities: list[dict[str, Any]] = []
-    read = rejected = 0
-    _report_envelope(parsed.envelope, len(parsed.messages), source_name, issues)
-    for raw_seg in parsed.stray:
-        issues.append(
-            Issue(
-                "warning",
-                "structure",
-                f"unused segment {raw_seg.text[:3]} at line {raw_seg.line}: "
-                "before any MSH (not part of a message)",
-                rule="unused-segment",
-                location=(f"{source_name}:line {raw_seg.line}",),
-            )
-        )
-    for raw in parsed.messages:
+    read = rejected = messages = 0
+    for item in read_hl7_file(data, site.encoding):
+        if isinstance(item, OutsideSegment):
+            if item.envelope:
+                envelope.append(item.segment)
+            else:
+                outside.append(_stray(item.segment, source_name))
+            continue
+        raw = item
+        messages = raw.number
         if progress and raw.number % 1000 == 0:
             progress(raw.number)
         mapper = MessageMapper(raw, source_name, site, section, ctx)
@@ -125,30 +139,77 @@ def map_hl7v2(
         try:
             mapper.run()
         except MessageRejected as exc:
-            first, last = raw.lines
-            issues.append(
-                Issue(
-                    "error",
-                    "structure",
-                    f"message {raw.number} rejected: {exc}",
-                    rule="message-rejected",
-                    location=(f"{source_name}:message {raw.number}:lines {first}-{last}",),
-                    source_record=raw.text("\n").rstrip("\n"),
-                )
-            )
+            issues.append(_message_rejected(raw, str(exc), source_name))
             read += max(obx_count, 1)
             rejected += max(obx_count, 1)
             continue
         read += obx_count
+        mapper.commit(builder, owners or {})
         issues.extend(mapper.issues)
         rejected += mapper.rejected_obx
-        mapper.commit(builder, issues)
         entities.append(mapper.provenance_entity())
+    if not messages:
+        outside.append(_no_message(data, source_name))
+        read = rejected = 1
     bundle = builder.build(source_name, data, recorded)
     for entry in bundle["entry"]:
         if entry["resource"]["resourceType"] == "Provenance":
             entry["resource"]["entity"].extend(entities)
-    return MapResult(bundle, issues, read, rejected)
+    _report_envelope(envelope, messages, source_name, outside)
+    return MapResult(bundle, [*outside, *issues], read, rejected)
+
+
+def subjects_of(bundles: Iterable[Resource]) -> dict[str, str]:
+    """The subject reference of every resource with one in ``bundles`` (other files of a run),
+    by resource id: what :func:`map_hl7v2` checks its ids against (``owners``)."""
+    out: dict[str, str] = {}
+    for bundle in bundles:
+        for entry in bundle.get("entry", []):
+            resource = entry.get("resource") or {}
+            reference = (resource.get("subject") or {}).get("reference")
+            if resource.get("id") and isinstance(reference, str):
+                out.setdefault(resource["id"], reference)
+    return out
+
+
+def _stray(seg: RawSegment, source_name: str) -> Issue:
+    return Issue(
+        "warning",
+        "structure",
+        f"unused segment {seg.text[:3]} at line {seg.line}: before any MSH (not part of a message)",
+        rule="unused-segment",
+        location=(f"{source_name}:line {seg.line}",),
+    )
+
+
+def _message_rejected(raw: RawMessage, reason: str, source_name: str) -> Issue:
+    first, last = raw.lines
+    return Issue(
+        "error",
+        "structure",
+        f"message {raw.number} rejected: {reason}",
+        rule="message-rejected",
+        location=(f"{source_name}:message {raw.number}:lines {first}-{last}",),
+        source_record=raw.text("\n").rstrip("\n"),
+    )
+
+
+def _no_message(data: bytes, source_name: str) -> Issue:
+    """The error of a file without any MSH segment; a UTF-16 file is named as such."""
+    form = utf16_form(data)
+    why = (
+        f"the file is {form} text: HL7 v2 segments are 8-bit text (save it as UTF-8 or the "
+        "character set MSH-18 names)"
+        if form
+        else "no line starts with MSH"
+    )
+    return Issue(
+        "error",
+        "structure",
+        f"no HL7 v2 message found in {source_name}: {why}",
+        rule="hl7-utf16" if form else "no-message",
+        location=(source_name,),
+    )
 
 
 def _report_envelope(

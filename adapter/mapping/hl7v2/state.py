@@ -1,13 +1,13 @@
 """What every part of one message's mapping shares: its state, its issues, its field helpers.
 
 :class:`MessageState` holds one message's issues (located ``file:message N:line L:SEG-n``), the
-resources pending until commit, its Patients by PID line and its memoised date/times; the mixins
-of :mod:`.patient`, :mod:`.specimen`, :mod:`.observation` and :mod:`.report` build on it and
-:class:`adapter.mapping.hl7v2.message.MessageMapper` combines them.  :class:`MessageRejected`
-rejects the whole message.  The field helpers apply the HL7 v2-to-FHIR IG 1.0.0 data-type tables
-DTM[dateTime] and CWE[CodeableConcept] through :mod:`.datatypes`
-(../shared/reference/inputs-and-corpora.md section 1.3): a bad date/time is reported once
-(warning) and read as absent.
+resources pending until commit (per order), its Patients by PID line and its memoised
+date/times; the mixins of :mod:`.patient`, :mod:`.specimen`, :mod:`.observation` and
+:mod:`.report` build on it and :class:`adapter.mapping.hl7v2.message.MessageMapper` combines
+them.  :class:`MessageRejected` rejects the whole message.  The field helpers apply the HL7
+v2-to-FHIR IG 1.0.0 data-type tables DTM[dateTime] and CWE[CodeableConcept] through
+:mod:`.datatypes` (../shared/reference/inputs-and-corpora.md section 1.3): a bad date/time is
+reported once (warning) and read as absent.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from adapter.issues import Issue, IssueCode, Severity
 from adapter.mapping.bundle import patient_id
 from adapter.mapping.hl7v2.context import Hl7v2Context
 from adapter.mapping.hl7v2.datatypes import Seg, cwe_concept, hl7_datetime
+from adapter.mapping.hl7v2.grouping import OrderGroup
 from adapter.sources.hl7v2 import RawMessage
 from adapter.sources.site import Hl7v2Source, SiteConfig
 from adapter.sources.values import ValueProblem
@@ -35,6 +36,17 @@ class PendingResource:
 
     resource: Resource
     rows: list[int]
+
+
+@dataclass(slots=True)
+class PendingOrder:
+    """The resources of one ORDER_OBSERVATION group, committed (or rejected) together;
+    ``obx``: how many of its OBX they carry."""
+
+    group: OrderGroup
+    key: tuple[str, ...]
+    resources: list[PendingResource]
+    obx: int
 
 
 class MessageState:
@@ -58,7 +70,7 @@ class MessageState:
         self.section = section
         self.ctx = ctx
         self.issues: list[Issue] = []
-        self.pending: list[PendingResource] = []
+        self.orders: list[PendingOrder] = []
         self.patients: dict[int, tuple[str, str, Resource, list[int]]] = {}
         self.rejected_obx = 0
         self.control_id = ""
