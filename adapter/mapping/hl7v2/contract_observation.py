@@ -168,31 +168,6 @@ class ContractObservations(CodeMapping):
         self._reference_range(obx, resource)
         return resource
 
-    def _reject_obx(self, obs: ObxCandidate, problems: list[Issue]) -> None:
-        segs = [obs.group.obx, *obs.group.notes]
-        for comp in obs.components:
-            segs.extend([comp.group.obx, *comp.group.notes])
-        record = "\n".join(s.text for s in segs)
-        locations = tuple(self.where(s) for s in segs)
-        self.rejected_obx += 1 + len(obs.components)
-        for problem in problems:
-            if problem in self.issues:
-                self.issues.remove(problem)
-            self.issues.append(
-                replace(
-                    problem,
-                    location=(
-                        *problem.location,
-                        *(
-                            w
-                            for w in locations
-                            if not any(p == w or p.startswith(w + ":") for p in problem.location)
-                        ),
-                    ),
-                    source_record=record,
-                )
-            )
-
     def _lod_in_unit(
         self, number: Decimal, c_obx: Seg, unit: str | None, test: LabTest, errors: list[Issue]
     ) -> Decimal | None:
@@ -213,22 +188,25 @@ class ContractObservations(CodeMapping):
         try:
             if value_type == "SN":
                 sn = structured_numeric(obx.comps(5))
-                if sn.form != "quantity":
+                written = sn.decimal or sn.num1
+                problem = sn.comparator_problem
+                if problem is not None or sn.form not in ("quantity", "decimal"):
                     errors.append(
                         self.issue(
                             "error",
                             "value",
-                            f"SN {sn.text!r} is a {sn.form}: "
+                            problem
+                            or f"SN {sn.text!r} is a {sn.form}: "
                             f"{obs.test.display if obs.test else ''} needs a quantity",
-                            "value-type-not-allowed",
+                            "sn-comparator" if problem else "value-type-not-allowed",
                             obx,
                             5,
                         )
                     )
                     return None
                 comparator = None if sn.comparator in ("", "=") else sn.comparator
-                number = hl7_number(sn.num1)
-                return ResultValue(number, comparator, exponent_written="e" in sn.num1.lower())  # type: ignore[arg-type]
+                number = hl7_number(written)
+                return ResultValue(number, comparator, exponent_written="e" in written.lower())  # type: ignore[arg-type]
             text = obx.text_value(5).strip() if value_type in TEXT_TYPES else obx.get(5)
             return parse_result(text, hl7_number)
         except ValueProblem as exc:

@@ -8,7 +8,7 @@ referenceRange.text, NTE-3 after the OBX -> note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapter.fhir import Resource
@@ -99,3 +99,29 @@ class ObxFields(MessageState):
         text = obx.text_value(7).strip()
         if text:
             resource["referenceRange"] = [{"text": text}]
+
+    def _reject_obx(self, obs: ObxCandidate, problems: list[Issue]) -> None:
+        """Reject one OBX (with its NTE and components): its errors carry its segments."""
+        segs = [obs.group.obx, *obs.group.notes]
+        for comp in obs.components:
+            segs.extend([comp.group.obx, *comp.group.notes])
+        record = "\n".join(s.text for s in segs)
+        locations = tuple(self.where(s) for s in segs)
+        self.rejected_obx += 1 + len(obs.components)
+        for problem in problems:
+            if problem in self.issues:
+                self.issues.remove(problem)
+            self.issues.append(
+                replace(
+                    problem,
+                    location=(
+                        *problem.location,
+                        *(
+                            w
+                            for w in locations
+                            if not any(p == w or p.startswith(w + ":") for p in problem.location)
+                        ),
+                    ),
+                    source_record=record,
+                )
+            )
