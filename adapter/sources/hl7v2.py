@@ -14,7 +14,7 @@ Character sets (HL7 v2.5.1 section 2.14.9.18, MSH-18, table 0211): each message 
 the set its first MSH-18 repetition names (``UNICODE UTF-8``, ``ASCII``, ``8859/1`` ...
 ``8859/15``), else with the site's encoding; a named set this reader cannot decode is reported
 and the site's encoding used.  An undecodable message is rejected alone.  A UTF-16 file (a
-UTF-16 byte-order mark, or NUL bytes between the letters of ``MSH``) cannot be an HL7 v2 file of
+UTF-16 byte-order mark, or a zero byte beside most characters) cannot be an HL7 v2 file of
 8-bit segments: :func:`utf16_form` names it so that the error can say so.
 """
 
@@ -81,9 +81,14 @@ class RawMessage:
 def utf16_form(data: bytes) -> str | None:
     """``UTF-16LE`` / ``UTF-16BE`` when ``data`` is UTF-16 text, else None."""
     head = data[:4096]
-    if head.startswith(b"\xff\xfe") or b"M\x00S\x00H\x00" in head:
+    if head.startswith(b"\xff\xfe"):
         return "UTF-16LE"
-    if head.startswith(b"\xfe\xff") or b"\x00M\x00S\x00H" in head:
+    if head.startswith(b"\xfe\xff"):
+        return "UTF-16BE"
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd > len(head) // 4 and even * 4 < odd:  # mostly ASCII: its zero high bytes
+        return "UTF-16LE"
+    if even > len(head) // 4 and odd * 4 < even:
         return "UTF-16BE"
     return None
 
