@@ -4,8 +4,11 @@ Rules follow the HL7 v2-to-FHIR IG 1.0.0 (message ORU_R01, segments PID/OBR/OBX/
 types NM/SN/CWE/ST, code systems 0085/0123/0078; ../shared/reference/inputs-and-corpora.md
 section 1) with these project decisions:
 
-- Reading (:mod:`adapter.sources.hl7v2`): BOM, CR/LF/CRLF, MLLP bytes, FHS/BHS batches; each
-  message parsed by python-hl7 (custom delimiters, 5-character MSH-2); grouping is ours:
+- Reading (:mod:`adapter.sources.hl7v2`): BOM, CR/LF/CRLF, MLLP bytes, FHS/BHS batches, one
+  message at a time (a generator: a large file is never held twice as text), each decoded with
+  its MSH-18 character set (else the site's encoding); a file without any MSH is an error, a
+  UTF-16 file named as such.  Each message is parsed by python-hl7 (custom delimiters,
+  5-character MSH-2); grouping is ours:
   ``MSH PID [NTE*] { [ORC] OBR [NTE*] { OBX [NTE*] }* { SPM [OBX [NTE*]]* }* }*``.
 - A message is rejected whole (error, raw text kept) when it cannot be read or parsed, is not
   ORU^R01, has no PID with a PID-3 value before its first OBR, has no OBR, or has neither MSH-10
@@ -13,25 +16,34 @@ section 1) with these project decisions:
 - Patient: PID-3 repetitions whose assigning authority (CX.4) the site maps
   (``hl7v2.assigning_authorities``) give identifiers with that system; if none maps, the first
   value takes ``patient_identifier_system``.  The first identifier keys the conditional create.
-  PID-5 -> name, PID-7 -> birthDate, PID-8 -> gender (AdministrativeSex M/F/O/U).
+  PID-5 -> name (every repetition, prefix, suffix, degree, use), PID-7 -> birthDate, PID-8 ->
+  gender (AdministrativeSex M/F/O/U).
 - Ids: ``deterministic_id`` of MSH-4 and the filler order number (OBR-3, else ORC-3), else MSH-10,
   plus OBR-1 (else position) and OBX-1/OBX-4 (else position): a re-sent or corrected message
   maps to the same ids, two OBX with the same code never collide.  A later message in the same
-  file replaces an earlier resource with the same id (information issue).
+  file replaces an earlier resource with the same id and subject (information issue); an id
+  whose resource belongs to another patient, in this Bundle (the builder's targets) or in a
+  ``--context`` Bundle of the run, rejects the whole order (error, its segments kept).
 - Specimen: each SPM (SPM-2 -> accessionIdentifier, same id as the CSV path for the same
-  specimen id; SPM-4 through the site's specimen-type ConceptMap; SPM-17.1 -> collectedDateTime)
-  or, without SPM, OBR-15 (collection time OBR-7).  OBX in an order use its first SPM (or OBR-15
-  Specimen); OBX after an SPM use that SPM.  The validator's profile map holds every Specimen to
-  ball-specimen, so a specimen of unknown kind or without collection time gives no Specimen
-  (warning); contract results on it are rejected, other results carry no specimen.
+  specimen id; SPM-4 through the site's specimen-type ConceptMap, SNOMED CT codes through the
+  default SNOMED one, CWE.4-6 tried after CWE.1-3; SPM-17.1 -> collectedDateTime) or, without
+  SPM, OBR-15 (collection time OBR-7), or, with neither, the specimen the LOINC test fixes by its
+  System axis (collected at OBR-7, else OBX-14; information issue).  OBX in an order use its
+  first SPM (or OBR-15 Specimen); OBX after an SPM use that SPM.  The validator's profile map
+  holds every Specimen to ball-specimen, so a specimen of unknown kind or without collection
+  time gives no Specimen (warning); contract results on it are rejected, other results carry no
+  specimen.
 - Observation: OBX-3 -> contract code (LOINC in OBX-3 directly, else the site's ConceptMap; the
   original coding is kept as a second coding).  Contract codes get ball-mrd-observation /
   ball-lab-observation and must have a quantity (NM, SN quantity form, or ST/TX/FT in the result
   grammar of the CSV path), a specimen of a known kind and an effective time; MRD values pass
   :func:`adapter.mapping.mrd.mrd_value`; event count and LOD OBX (ball-concepts events-analyzed /
   mrd-lod) become components of the MRD Observation of their order (same OBX-4 when given).
-  A contract OBX breaking a rule is rejected alone (error with its raw segment).  Other codes
-  become plain Observations (no ball profile, information issue) with value[x] by OBX-2.
+  A contract OBX breaking a rule is rejected alone (error with its raw segment); one with a range
+  or ratio (SN ``-`` ``:`` ``/``, NR) is mapped with that value, declares the base Observation
+  profile and is flagged as not usable for protocol rules (warning).  Other codes become plain
+  Observations (no ball profile, information issue) with value[x] by OBX-2 (SN forms, NR, DR,
+  TM in their FHIR types, :mod:`.plain_observation`).  An empty OBX-3 rejects its OBX.
 - OBX-11 via ConceptMap hl7v2-0085-observation-status (IG targets plus our choices for B I N O R
   S U V, written in the ConceptMap comments).  X -> cancelled and N -> cancelled carry
   dataAbsentReason not-performed / not-asked when OBX-5 is empty; a status-only U (empty OBX-5)
