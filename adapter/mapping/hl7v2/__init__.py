@@ -91,7 +91,7 @@ from adapter.mapping.hl7v2.context import (
     load_test_specimens,
 )
 from adapter.mapping.hl7v2.message import MessageMapper
-from adapter.mapping.hl7v2.state import MessageRejected
+from adapter.mapping.hl7v2.state import FileParts, MessageRejected
 from adapter.mapping.rows import section_of
 from adapter.sources.hl7v2 import (
     OutsideSegment,
@@ -133,6 +133,7 @@ def map_hl7v2(
     issues: list[Issue] = []
     envelope: list[RawSegment] = []
     builder = BundleBuilder()
+    shared = FileParts(builder.parts)
     entities: list[dict[str, Any]] = []
     read = rejected = messages = 0
     for item in read_hl7_file(data, site.encoding):
@@ -146,7 +147,7 @@ def map_hl7v2(
         messages = raw.number
         if progress and raw.number % 1000 == 0:
             progress(raw.number)
-        mapper = MessageMapper(raw, source_name, site, section, ctx)
+        mapper = MessageMapper(raw, source_name, site, section, ctx, shared)
         obx_count = sum(1 for s in raw.segments if s.name == "OBX")
         try:
             mapper.run()

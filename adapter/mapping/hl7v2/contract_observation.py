@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from adapter.fhir import Resource, concept, ref
+from adapter.fhir import OBSERVATION_CATEGORY, Resource, concept
 from adapter.issues import Issue, IssueCode
 from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_number, structured_numeric
@@ -147,16 +147,16 @@ class ContractObservations(CodeMapping):
         )
         record = LabRecord(obx.line, "", "", effective, lab_result)
         resource = to_fhir_observation(self.site, record, oid)
+        resource["meta"] = self.parts.meta(resource["meta"]["profile"][0])
+        resource["category"] = self.parts.concepts(OBSERVATION_CATEGORY, "laboratory", "Laboratory")
+        resource["code"] = self._contract_code(obx, test)
         resource["subject"] = self._patient_ref(obs.order.pid)
-        resource["specimen"] = ref(spec.id)
+        resource["specimen"] = self.parts.ref(spec.id)
         if measured.value is None:
             reason, display = ABSENT_REASONS.get(status, ABSENT_REASONS["cancelled"])
             if obx.get(11) == "N":
                 reason, display = "not-asked", "Not Asked"
             resource["dataAbsentReason"] = concept(DATA_ABSENT, reason, display)
-        local = self._source_coding(obx.comps(3), None)
-        if local.get("code") != test.code:
-            resource["code"]["coding"].append(local)
         notes = self._notes(obs)
         if original:
             notes.append({"text": f"Reported as {original}"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from adapter.fhir import Resource
+from adapter.fhir import Resource, concept
 from adapter.issues import Issue
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_datetime
 from adapter.mapping.hl7v2.grouping import ObxGroup, OrderGroup
@@ -64,6 +64,19 @@ class ObxFields(MessageState):
             )
         )
         return None
+
+    def _contract_code(self, obx: Seg, test: LabTest) -> dict[str, Any]:
+        """The contract code of a contract OBX, with its OBX-3 coding when that is another
+        (shared per file, read-only)."""
+
+        def contract(unknown: set[str]) -> dict[str, Any]:
+            code = concept(test.system, test.code, test.display)
+            local = self._source_coding(obx.comps(3), None, unknown)
+            if local.get("code") != test.code:
+                code["coding"].append(local)
+            return code
+
+        return self._concept(obx, 3, contract)
 
     def _method_text(self, obx: Seg) -> str | None:
         comps = obx.comps(17)

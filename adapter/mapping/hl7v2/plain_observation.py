@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapter.fhir import OBSERVATION_CATEGORY, UCUM, Resource, concept, ref
+from adapter.fhir import OBSERVATION_CATEGORY, UCUM, Resource, concept
 from adapter.issues import Issue
 from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import (
@@ -63,20 +63,15 @@ class PlainObservations(CodeMapping):
                     obs, [self.issue("error", "value", problem, "sn-comparator", obx, 5)]
                 )
                 return None
-        code = cwe_concept(obx.comps(3), self.section.coding_systems, self.unknown_systems)
         test = obs.test
-        if test is not None:
-            local = self._source_coding(obx.comps(3), None)
-            code = concept(test.system, test.code, test.display)
-            if local.get("code") != test.code:
-                code["coding"].append(local)
+        code = self._cwe(obx, 3) if test is None else self._contract_code(obx, test)
         resource: Resource = {"resourceType": "Observation", "id": oid}
         if test is not None:
             # declared, so that no profile map holds it to the ball profile of its code
-            resource["meta"] = {"profile": [BASE_OBSERVATION]}
+            resource["meta"] = self.parts.meta(BASE_OBSERVATION)
         resource |= {
             "status": status,
-            "category": [concept(OBSERVATION_CATEGORY, "laboratory", "Laboratory")],
+            "category": self.parts.concepts(OBSERVATION_CATEGORY, "laboratory", "Laboratory"),
             "code": code,
             "subject": self._patient_ref(obs.order.pid),
         }
@@ -123,7 +118,7 @@ class PlainObservations(CodeMapping):
         if method:
             resource["method"] = {"text": method}
         if spec is not None and spec.resource is not None:
-            resource["specimen"] = ref(spec.id)
+            resource["specimen"] = self.parts.ref(spec.id)
         device = self._device(obx)
         if device:
             resource["device"] = {"display": device}

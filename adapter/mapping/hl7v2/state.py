@@ -12,12 +12,13 @@ reported once (warning) and read as absent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from adapter.fhir import Resource, ref
+from adapter.fhir import Resource
 from adapter.issues import Issue, IssueCode, Severity
-from adapter.mapping.bundle import patient_id
+from adapter.mapping.bundle import SharedParts, patient_id
 from adapter.mapping.hl7v2.context import Hl7v2Context
 from adapter.mapping.hl7v2.datatypes import Seg, cwe_concept, hl7_datetime
 from adapter.mapping.hl7v2.grouping import OrderGroup
@@ -49,6 +50,24 @@ class PendingOrder:
     obx: int
 
 
+#: what a concept builder of :meth:`MessageState._concept` returns
+Built = TypeVar("Built", bound=dict[str, Any] | None)
+
+
+class FileParts:
+    """What the messages of one file share, so that equal parts are one object each: the
+    Bundle's :class:`SharedParts` (meta, category, references) and the CodeableConcepts read so
+    far from coded fields (OBX-3, OBR-4), each with the coding-system names it could not
+    resolve.  A shared part is never edited in place: a resource that needs another value
+    replaces it."""
+
+    __slots__ = ("concepts", "parts")
+
+    def __init__(self, parts: SharedParts) -> None:
+        self.parts = parts
+        self.concepts: dict[tuple[str, ...], tuple[dict[str, Any] | None, frozenset[str]]] = {}
+
+
 class MessageState:
     """One message's state and the helpers every part of its mapping uses."""
 
@@ -63,7 +82,10 @@ class MessageState:
         site: SiteConfig,
         section: Hl7v2Source,
         ctx: Hl7v2Context,
+        shared: FileParts,
     ) -> None:
+        self.shared = shared
+        self.parts = shared.parts
         self.raw = raw
         self.source = source_name
         self.site = site
@@ -112,13 +134,44 @@ class MessageState:
 
     def _patient_ref(self, pid: Seg) -> dict[str, Any]:
         system, value, _, _ = self.patients[pid.line]
-        return ref(patient_id(system, value))
+        return self.parts.ref(patient_id(system, value))
 
-    def _source_coding(self, comps: list[str], default_system: str | None) -> dict[str, Any]:
+    def _concept(self, seg: Seg, field_no: int, build: Callable[[set[str]], Built]) -> Built:
+        """The CodeableConcept ``build`` makes of a coded field, built once per file for each
+        distinct field text (with the message's delimiters) and ``build``'s ``__qualname__``;
+        its unknown coding-system names are reported for every message that uses it."""
+        enc = seg.enc
+        key = (
+            build.__qualname__,
+            enc.component,
+            enc.subcomponent,
+            enc.escape,
+            enc.repetition,
+            seg.raw(field_no),
+        )
+        found = self.shared.concepts.get(key)
+        if found is None:
+            unknown: set[str] = set()
+            found = self.shared.concepts[key] = (build(unknown), frozenset(unknown))
+        self.unknown_systems.update(found[1])
+        return cast(Built, found[0])
+
+    def _cwe(self, seg: Seg, field_no: int) -> dict[str, Any] | None:
+        """CWE field ``field_no`` as a CodeableConcept (shared, read-only)."""
+
+        def cwe(unknown: set[str]) -> dict[str, Any] | None:
+            return cwe_concept(seg.comps(field_no), self.section.coding_systems, unknown)
+
+        return self._concept(seg, field_no, cwe)
+
+    def _source_coding(
+        self, comps: list[str], default_system: str | None, unknown: set[str] | None = None
+    ) -> dict[str, Any]:
         code = comps[0].strip()
         display = comps[1].strip() if len(comps) > 1 else ""
         name = comps[2].strip() if len(comps) > 2 else ""
-        cc = cwe_concept([code, display, name], self.section.coding_systems, self.unknown_systems)
+        names = self.unknown_systems if unknown is None else unknown
+        cc = cwe_concept([code, display, name], self.section.coding_systems, names)
         out: dict[str, Any] = (cc or {}).get("coding", [{"code": code}])[0]
         if "system" not in out and default_system and name in ("", "HL70487", "HL70070"):
             out = {"system": default_system, **out}
