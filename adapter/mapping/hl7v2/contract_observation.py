@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from adapter.fhir import OBSERVATION_CATEGORY, Resource, concept
+from adapter.fhir import OBSERVATION_CATEGORY, V3_INTERPRETATION, Resource
 from adapter.issues import Issue, IssueCode
 from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_number, structured_numeric
@@ -152,11 +152,19 @@ class ContractObservations(CodeMapping):
         resource["code"] = self._contract_code(obx, test)
         resource["subject"] = self._patient_ref(obs.order.pid)
         resource["specimen"] = self.parts.ref(spec.id)
+        if lab_result.method:
+            resource["method"] = self.parts.text(lab_result.method)
+        if lab_result.instrument:
+            resource["device"] = self.parts.display(lab_result.instrument)
+        if measured.interpretation:
+            resource["interpretation"] = self.parts.concepts(
+                V3_INTERPRETATION, measured.interpretation
+            )
         if measured.value is None:
             reason, display = ABSENT_REASONS.get(status, ABSENT_REASONS["cancelled"])
             if obx.get(11) == "N":
                 reason, display = "not-asked", "Not Asked"
-            resource["dataAbsentReason"] = concept(DATA_ABSENT, reason, display)
+            resource["dataAbsentReason"] = self.parts.concept(DATA_ABSENT, reason, display)
         notes = self._notes(obs)
         if original:
             notes.append({"text": f"Reported as {original}"})

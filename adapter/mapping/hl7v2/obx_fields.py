@@ -111,7 +111,7 @@ class ObxFields(MessageState):
     def _reference_range(self, obx: Seg, resource: Resource) -> None:
         text = obx.text_value(7).strip()
         if text:
-            resource["referenceRange"] = [{"text": text}]
+            resource["referenceRange"] = [self.parts.text(text)]
 
     def _reject_obx(self, obs: ObxCandidate, problems: list[Issue]) -> None:
         """Reject one OBX (with its NTE and components): its errors carry its segments."""

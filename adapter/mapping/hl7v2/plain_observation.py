@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapter.fhir import OBSERVATION_CATEGORY, UCUM, Resource, concept
+from adapter.fhir import OBSERVATION_CATEGORY, UCUM, Resource
 from adapter.issues import Issue
 from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import (
@@ -107,7 +107,7 @@ class PlainObservations(CodeMapping):
             reason, display = ABSENT_REASONS.get(status, ("unknown", "Unknown"))
             if obx.get(11) == "N":
                 reason, display = "not-asked", "Not Asked"
-            resource["dataAbsentReason"] = concept(DATA_ABSENT, reason, display)
+            resource["dataAbsentReason"] = self.parts.concept(DATA_ABSENT, reason, display)
         else:
             self._plain_value(obx, value_type, resource)
         self._interpretation(obs, resource, mrd=False)
@@ -116,12 +116,12 @@ class PlainObservations(CodeMapping):
             resource["note"] = notes
         method = self._method_text(obx)
         if method:
-            resource["method"] = {"text": method}
+            resource["method"] = self.parts.text(method)
         if spec is not None and spec.resource is not None:
             resource["specimen"] = self.parts.ref(spec.id)
         device = self._device(obx)
         if device:
-            resource["device"] = {"display": device}
+            resource["device"] = self.parts.display(device)
         self._reference_range(obx, resource)
         return resource
 
