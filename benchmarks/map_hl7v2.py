@@ -1,17 +1,27 @@
 """Benchmark: `ball-fhir map hl7v2` work on 20,000 generated ORU^R01 messages vs bare hl7.parse.
 
-Run: ``.venv/bin/python benchmarks/map_hl7v2.py [MESSAGES] [--seed N]``.  Each generated message
-is an MRD or blood-count ORU^R01 (MSH, PID, PV1, ORC, OBR, OBR NTE, 3-6 OBX of NM/SN/ST/TX with
-NTE, SPM; some with escapes and Z-segments).  Prints messages/s and OBX/s of process CPU time for
-the mapping (read bytes, group, map to FHIR, serialise the Bundle) and for a bare ``hl7.parse``
-of every message over the same messages in the same run, and the ratio (issue 3).
+Run: ``.venv/bin/python benchmarks/map_hl7v2.py [MESSAGES] [--seed N] [--rss MB]``.  Each
+generated message is an MRD or blood-count ORU^R01 (MSH, PID, PV1, ORC, OBR, OBR NTE, 3-6 OBX
+of NM/SN/ST/TX with NTE, SPM; some with escapes and Z-segments).  Prints messages/s and OBX/s of
+process CPU time for the mapping (read bytes, group, map to FHIR, serialise the Bundle) and for
+a bare ``hl7.parse`` of every message over the same messages in the same run, and the ratio
+(issue 3).
+
+``--rss MB`` (issue 17) also writes about MB megabytes of such messages to a temporary file and
+measures, each in a fresh process, the peak resident memory (``ru_maxrss``) of ``ball-fhir map
+hl7v2`` on it (read, map, serialise the Bundle) and of the bare baseline (read the file, split it
+and ``hl7.parse`` every message), and prints both and their ratio.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import resource
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import hl7
 
@@ -80,8 +90,57 @@ def generate(n: int, seed: int) -> tuple[bytes, int]:
     return ("\r".join(out) + "\r").encode(), obx
 
 
+def _peak_rss_child(mode: str, path: str) -> None:
+    """In a fresh process: map (``map``) or bare-parse (``parse``) the file, print ru_maxrss."""
+    if mode == "map":
+        from adapter.cli.mapcmd import bundle_json, map_file
+
+        result = map_file("hl7v2", Path(path), load_site("default"))
+        assert result.rejected == 0, result.issues[:3]
+        bundle_json(result.bundle)
+    else:
+        data = Path(path).read_bytes()
+        for m in data.decode().split("\rMSH")[1:]:
+            hl7.parse("MSH" + m)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _peak_rss(megabytes: float, seed: int) -> None:
+    per_message = len(generate(1000, seed)[0]) / 1000
+    data, _ = generate(int(megabytes * 1e6 / per_message), seed)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rss.hl7"
+        path.write_bytes(data)
+        kb = {
+            mode: int(
+                subprocess.run(
+                    [sys.executable, __file__, "--child", mode, str(path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()[-1]
+            )
+            for mode in ("parse", "map")
+        }
+    print(f"input for peak memory: {len(data) / 1e6:,.1f} MB")
+    print(f"peak RSS bare parse  : {kb['parse'] / 1024:10,.0f} MB")
+    print(f"peak RSS map hl7v2   : {kb['map'] / 1024:10,.0f} MB (read, map, serialise)")
+    print(
+        f"ratio (map / parse)  : {kb['map'] / kb['parse']:10.1f}x the peak memory of the bare parse"
+    )
+
+
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--child" in sys.argv:
+        at = sys.argv.index("--child")
+        _peak_rss_child(sys.argv[at + 1], sys.argv[at + 2])
+        return
+    flags = {"--seed", "--rss"}
+    args = [
+        a
+        for i, a in enumerate(sys.argv[1:], start=1)
+        if not a.startswith("--") and sys.argv[i - 1] not in flags
+    ]
     n = int(args[0]) if args else 20_000
     seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 3
     data, obx = generate(n, seed)
@@ -109,6 +168,8 @@ def main() -> None:
         f"ratio (map / parse)  : {t_map / t_bare:10.1f}x the time of the bare parse (best of each)"
     )
     print(f"ratio of each turn   : {timings.spread()}")
+    if "--rss" in sys.argv:
+        _peak_rss(float(sys.argv[sys.argv.index("--rss") + 1]), seed)
 
 
 if __name__ == "__main__":

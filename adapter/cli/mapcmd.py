@@ -11,7 +11,6 @@ import argparse
 import gc
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,15 +26,18 @@ from adapter.cli.output import escape, write_atomic, write_json
 from adapter.cli.treatment import TREATMENT_KINDS, TreatmentMapper, load_context
 from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
-from adapter.issues import Issue, UsageError, to_operation_outcome
+from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.mapping.cytogenetics import CytogeneticsContext, load_codes, map_cytogenetics
 from adapter.mapping.hl7v2 import (
     INTERPRETATION_MAP,
     REPORT_STATUS_MAP,
+    SNOMED_SPECIMEN_MAP,
     STATUS_MAP,
     Hl7v2Context,
+    load_test_specimens,
     map_hl7v2,
+    subjects_of,
 )
 from adapter.mapping.lab import LabContext, map_lab
 from adapter.mapping.quantities import LabTest, load_lab_tests
@@ -95,41 +97,28 @@ def hl7v2_context(site: SiteConfig) -> Hl7v2Context:
         concept_map(folder, STATUS_MAP),
         concept_map(folder, REPORT_STATUS_MAP),
         concept_map(folder, INTERPRETATION_MAP),
+        concept_map(folder, SNOMED_SPECIMEN_MAP),
+        _test_specimens(),
     )
 
 
-_MSH = re.compile(rb"(?:^|[\r\n\x0b])(?:\xef\xbb\xbf)?MSH")
-
-
-def no_message_issue(data: bytes, name: str, encoding: str) -> Issue | None:
-    """An error when no line of ``data`` starts with ``MSH`` (an empty, binary, UTF-16 or other
-    non-HL7 file), with a hint at the likely cause; None when there is a message to map."""
-    if _MSH.search(data):
-        return None
-    if not data.strip():
-        hint = "the file is empty"
-    elif data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"M\x00S\x00H" in data:
-        hint = f"it looks like UTF-16 text: save it as {encoding} (the site's encoding)"
-    elif b"\x00" in data:
-        hint = "it looks like a binary file, not text"
-    else:
-        hint = (
-            f"no line starts with MSH: is it HL7 v2 text in {encoding} (the site's "
-            "encoding), one segment per line or CR-separated?"
-        )
-    return Issue(
-        "error", "structure", f"no HL7 v2 message found: {hint}", "hl7v2-no-message", (), (name,)
-    )
+@cache
+def _test_specimens() -> dict[str, str]:
+    return load_test_specimens(mappings_dir() / "tables" / "loinc-specimens.yaml")
 
 
 def _map_hl7v2(
-    data: bytes, name: str, site: SiteConfig, recorded: str, progress: Progress
+    data: bytes,
+    name: str,
+    site: SiteConfig,
+    recorded: str,
+    progress: Progress,
+    context: Sequence[Any] = (),
 ) -> MapResult:
-    result = map_hl7v2(data, name, site, hl7v2_context(site), recorded, progress)
-    missing = no_message_issue(data, name, site.encoding)
-    if missing is not None:  # nothing read, but the file as a whole is rejected
-        result.issues.insert(0, missing)
-    return result
+    """``context``: Bundles of other files of the run, whose resources no message may move to
+    another patient."""
+    ctx = hl7v2_context(site)
+    return map_hl7v2(data, name, site, ctx, recorded, progress, subjects_of(context))
 
 
 @dataclass(frozen=True)
@@ -156,7 +145,9 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     "cytogenetics": SourceKind(
         "cytogenetics export (karyotype ISCN, FISH, RT-PCR fusions)", _map_cytogenetics
     ),
-    "hl7v2": SourceKind("HL7 v2 ORU^R01 lab result messages (MRD, blasts, counts)", _map_hl7v2),
+    "hl7v2": SourceKind(
+        "HL7 v2 ORU^R01 lab result messages (MRD, blasts, counts)", _map_hl7v2, _map_hl7v2
+    ),
     **{name: _treatment_kind(*spec) for name, spec in TREATMENT_KINDS.items()},
 }
 

@@ -10,7 +10,7 @@ POS/NEG).  Also the dataAbsentReason of the statuses that may come without a val
 
 from __future__ import annotations
 
-from adapter.fhir import V3_INTERPRETATION, Resource, concept
+from adapter.fhir import V3_INTERPRETATION, Resource
 from adapter.mapping.hl7v2.datatypes import Seg
 from adapter.mapping.hl7v2.obx_fields import ObxCandidate, ObxFields
 
@@ -110,7 +110,7 @@ class CodeMapping(ObxFields):
                 )
                 continue
             if found.code not in existing:
-                out.append(concept(V3_INTERPRETATION, found.code, found.display))
+                out.append(self.parts.concept(V3_INTERPRETATION, found.code, found.display))
                 existing.add(found.code)
         if out:
             resource["interpretation"] = out

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from adapter.fhir import Resource, concept, ref
+from adapter.fhir import OBSERVATION_CATEGORY, V3_INTERPRETATION, Resource
 from adapter.issues import Issue, IssueCode
 from adapter.mapping.hl7v2.code_maps import ABSENT_REASONS, CodeMapping
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_number, structured_numeric
@@ -147,16 +147,24 @@ class ContractObservations(CodeMapping):
         )
         record = LabRecord(obx.line, "", "", effective, lab_result)
         resource = to_fhir_observation(self.site, record, oid)
+        resource["meta"] = self.parts.meta(resource["meta"]["profile"][0])
+        resource["category"] = self.parts.concepts(OBSERVATION_CATEGORY, "laboratory", "Laboratory")
+        resource["code"] = self._contract_code(obx, test)
         resource["subject"] = self._patient_ref(obs.order.pid)
-        resource["specimen"] = ref(spec.id)
+        resource["specimen"] = self.parts.ref(spec.id)
+        if lab_result.method:
+            resource["method"] = self.parts.text(lab_result.method)
+        if lab_result.instrument:
+            resource["device"] = self.parts.display(lab_result.instrument)
+        if measured.interpretation:
+            resource["interpretation"] = self.parts.concepts(
+                V3_INTERPRETATION, measured.interpretation
+            )
         if measured.value is None:
             reason, display = ABSENT_REASONS.get(status, ABSENT_REASONS["cancelled"])
             if obx.get(11) == "N":
                 reason, display = "not-asked", "Not Asked"
-            resource["dataAbsentReason"] = concept(DATA_ABSENT, reason, display)
-        local = self._source_coding(obx.comps(3), None)
-        if local.get("code") != test.code:
-            resource["code"]["coding"].append(local)
+            resource["dataAbsentReason"] = self.parts.concept(DATA_ABSENT, reason, display)
         notes = self._notes(obs)
         if original:
             notes.append({"text": f"Reported as {original}"})
@@ -167,31 +175,6 @@ class ContractObservations(CodeMapping):
         self._interpretation(obs, resource, mrd=test.kind == "mrd")
         self._reference_range(obx, resource)
         return resource
-
-    def _reject_obx(self, obs: ObxCandidate, problems: list[Issue]) -> None:
-        segs = [obs.group.obx, *obs.group.notes]
-        for comp in obs.components:
-            segs.extend([comp.group.obx, *comp.group.notes])
-        record = "\n".join(s.text for s in segs)
-        locations = tuple(self.where(s) for s in segs)
-        self.rejected_obx += 1 + len(obs.components)
-        for problem in problems:
-            if problem in self.issues:
-                self.issues.remove(problem)
-            self.issues.append(
-                replace(
-                    problem,
-                    location=(
-                        *problem.location,
-                        *(
-                            w
-                            for w in locations
-                            if not any(p == w or p.startswith(w + ":") for p in problem.location)
-                        ),
-                    ),
-                    source_record=record,
-                )
-            )
 
     def _lod_in_unit(
         self, number: Decimal, c_obx: Seg, unit: str | None, test: LabTest, errors: list[Issue]
@@ -213,22 +196,25 @@ class ContractObservations(CodeMapping):
         try:
             if value_type == "SN":
                 sn = structured_numeric(obx.comps(5))
-                if sn.form != "quantity":
+                written = sn.decimal or sn.num1
+                problem = sn.comparator_problem
+                if problem is not None or sn.form not in ("quantity", "decimal"):
                     errors.append(
                         self.issue(
                             "error",
                             "value",
-                            f"SN {sn.text!r} is a {sn.form}: "
+                            problem
+                            or f"SN {sn.text!r} is a {sn.form}: "
                             f"{obs.test.display if obs.test else ''} needs a quantity",
-                            "value-type-not-allowed",
+                            "sn-comparator" if problem else "value-type-not-allowed",
                             obx,
                             5,
                         )
                     )
                     return None
                 comparator = None if sn.comparator in ("", "=") else sn.comparator
-                number = hl7_number(sn.num1)
-                return ResultValue(number, comparator, exponent_written="e" in sn.num1.lower())  # type: ignore[arg-type]
+                number = hl7_number(written)
+                return ResultValue(number, comparator, exponent_written="e" in written.lower())  # type: ignore[arg-type]
             text = obx.text_value(5).strip() if value_type in TEXT_TYPES else obx.get(5)
             return parse_result(text, hl7_number)
         except ValueProblem as exc:

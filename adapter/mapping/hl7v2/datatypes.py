@@ -3,8 +3,9 @@
 Sources: HL7 v2.5.1 chapter 2 (2.7 escape sequences, 2.A data types DTM/CWE/SN/CX/EI/XPN) and
 the HL7 v2-to-FHIR IG 1.0.0 data-type tables (../shared/reference/inputs-and-corpora.md section
 1.3): CWE.1-3 -> coding[0], CWE.4-6 -> coding[1], CWE.7 -> version, CWE.9 (else CWE.2) -> text;
-SN: ``<>`` or separator ``+`` -> string, ``:``/``/`` -> Ratio, ``-`` -> Range, else Quantity with
-comparator, anything else -> string.
+SN: ``<>`` or separator ``+`` -> string, ``:``/``/`` -> Ratio, ``-`` -> Range, ``.`` -> a decimal
+point, else Quantity with comparator (only R4 Quantity.comparator codes), anything else -> string;
+TM -> time.
 
 Field text comes from python-hl7's parse (``str(segment[n])``, still escaped); components,
 repetitions and subcomponents are split here and each leaf is unescaped after splitting, so an
@@ -298,6 +299,12 @@ def hl7_date(text: str) -> str:
     return "-".join(p for p in (year, month, day) if p)
 
 
+#: R4 Quantity.comparator (https://hl7.org/fhir/R4/valueset-quantity-comparator.html).
+QUANTITY_COMPARATORS = frozenset({"<", "<=", ">=", ">"})
+_DIGITS = re.compile(r"\d+")
+_TM = re.compile(r"(\d{2})(\d{2})?(\d{2})?(\.\d{1,4})?([+-]\d{4})?")
+
+
 @dataclass(frozen=True, slots=True)
 class StructuredNumeric:
     """An SN value: comparator, first number, separator/suffix, second number (SN.1-4)."""
@@ -313,22 +320,58 @@ class StructuredNumeric:
 
     @property
     def form(self) -> str:
-        """``quantity``, ``ratio``, ``range`` or ``string`` (IG SN table)."""
+        """``quantity``, ``ratio``, ``range``, ``decimal`` or ``string`` (IG SN tables: ``<>``
+        and ``+`` are strings; HL7 v2.5.1 2.A.74: SN.3 ``.`` is a decimal point)."""
         if self.comparator == "<>" or self.separator == "+":
             return "string"
         if self.separator in (":", "/"):
             return "ratio"
         if self.separator == "-":
             return "range"
-        if (
-            not self.separator
-            and not self.num2
-            and self.comparator in ("", "=", "<", ">", "<=", ">=")
-        ):
+        if self.separator == ".":
+            return "decimal"
+        if not self.separator and not self.num2:
             return "quantity"
         return "string"
+
+    @property
+    def comparator_problem(self) -> str | None:
+        """Why SN.1 cannot be a FHIR comparator of this form (None when it can): a Range has
+        none; a Quantity or a Ratio's numerator only the R4 Quantity.comparator codes."""
+        form = self.form
+        if form == "string" or self.comparator in ("", "="):
+            return None
+        if form != "range" and self.comparator in QUANTITY_COMPARATORS:
+            return None
+        allowed = "none" if form == "range" else ", ".join(sorted(QUANTITY_COMPARATORS))
+        return (
+            f"SN {self.text!r}: comparator {self.comparator!r} is not allowed on a {form} "
+            f"(allowed: {allowed}; R4 Quantity.comparator)"
+        )
+
+    @property
+    def decimal(self) -> str | None:
+        """``num1.num2`` when SN.3 is a decimal point between two digit strings, else None."""
+        whole = self.num1.lstrip("+-")
+        if self.form != "decimal" or not _DIGITS.fullmatch(whole or "0"):
+            return None
+        if not _DIGITS.fullmatch(self.num2):
+            return None
+        return f"{self.num1}.{self.num2}"
 
 
 def structured_numeric(comps: list[str]) -> StructuredNumeric:
     c = pad(comps, 4)
     return StructuredNumeric(c[0].strip(), c[1].strip(), c[2].strip(), c[3].strip())
+
+
+def hl7_time(text: str) -> tuple[str, bool]:
+    """An HL7 TM (``HH[MM[SS[.S]]][+/-ZZZZ]``) as an R4 time, and whether a zone was dropped
+    (R4 ``time`` has none); missing minutes and seconds are ``00``."""
+    m = _TM.fullmatch(text.strip())
+    if m is None:
+        raise ValueProblem("time-format", f"{text!r} is not an HL7 time (HH[MM[SS[.S]]])")
+    hour, minute, second, fraction, zone = m.groups()
+    if int(hour) > 23 or int(minute or 0) > 59 or int(second or 0) > 59:
+        raise ValueProblem("time-format", f"{text!r} is not a time of day")
+    return f"{hour}:{minute or '00'}:{second or '00'}{fraction or ''}", zone is not None

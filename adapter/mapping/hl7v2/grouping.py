@@ -105,3 +105,11 @@ def group_oru(segments: list[Seg]) -> Grouped:
     if orc is not None:
         out.unused.append((orc, "warning", "ORC without a following OBR"))
     return out
+
+
+def order_segments(order: OrderGroup) -> list[Seg]:
+    """Every segment of an ORDER_OBSERVATION group (ORC, OBR, NTE, OBX, SPM) in file order."""
+    segs = [*([order.orc] if order.orc else []), order.obr, *order.notes, *order.specimens]
+    for result in order.results:
+        segs.extend([result.obx, *result.notes])
+    return sorted(segs, key=lambda s: s.line)

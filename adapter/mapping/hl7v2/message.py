@@ -11,20 +11,21 @@ without either key the message is rejected whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import hl7
 
-from adapter.fhir import URI_SYSTEM
+from adapter.fhir import URI_SYSTEM, Resource
 from adapter.issues import Issue
 from adapter.mapping.bundle import BundleBuilder, patient_id, sha256_uri
 from adapter.mapping.hl7v2.datatypes import Encoding, Seg
-from adapter.mapping.hl7v2.grouping import OrderGroup, group_oru
+from adapter.mapping.hl7v2.grouping import OrderGroup, group_oru, order_segments
 from adapter.mapping.hl7v2.observation import ObservationMapping
 from adapter.mapping.hl7v2.patient import PatientMapping
 from adapter.mapping.hl7v2.report import ReportMapping
-from adapter.mapping.hl7v2.specimen import SpecimenMapping
-from adapter.mapping.hl7v2.state import MessageRejected, PendingResource
+from adapter.mapping.hl7v2.specimen import MappedSpecimen, SpecimenMapping
+from adapter.mapping.hl7v2.state import MessageRejected, PendingOrder, PendingResource
 
 
 class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportMapping):
@@ -33,10 +34,13 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
     def run(self) -> None:
         raw = self.raw
         if raw.problem:
-            raise MessageRejected(raw.problem)
+            note = f" ({raw.charset_note})" if raw.charset_note else ""
+            raise MessageRejected(raw.problem + note)
+        if raw.charset_note:
+            self.issue("warning", "not-supported", raw.charset_note, "hl7-charset-unknown")
         text = raw.text("\r")
         try:
-            message = hl7.parse(text, encoding=self.site.encoding)
+            message = hl7.parse(text)
         except Exception as exc:  # python-hl7 raises many kinds
             raise MessageRejected(f"python-hl7 cannot parse it: {exc}") from None
         if len(message) != len(raw.segments):
@@ -44,7 +48,7 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
                 f"python-hl7 read {len(message)} segments where the file has {len(raw.segments)}"
             )
         try:
-            enc = Encoding.of(message, self.site.encoding)
+            enc = Encoding.of(message, raw.charset)
         except (IndexError, KeyError) as exc:
             raise MessageRejected(f"MSH-1/MSH-2 delimiters unreadable: {exc}") from None
         segs = [
@@ -106,7 +110,15 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
                 "coding-system-unknown",
             )
 
-    def commit(self, builder: BundleBuilder, issues: list[Issue]) -> None:
+    def commit(self, builder: BundleBuilder, owners: Mapping[str, str]) -> None:
+        """Put the message's resources in the Bundle, order by order.
+
+        A resource id already in the Bundle (:attr:`BundleBuilder.targets`, as the CSV lab path
+        looks its ids up) or in another file of the run (``owners``: id -> subject reference)
+        with another subject rejects the whole order: the same filler order number or specimen
+        accession for two patients never moves one patient's result to the other.  The same
+        id for the same patient is a re-sent or corrected message: the later one replaces it.
+        """
         for system, value, resource, rows in self.patients.values():
             known = patient_id(system, value) in builder.targets
             patient = builder.add_patient(system, value, rows).resource
@@ -115,23 +127,68 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
                     {k: v for k, v in resource.items() if k not in ("resourceType", "meta")}
                 )
                 patient["identifier"] = resource["identifier"]
-        for item in self.pending:
+        for order in self.orders:
+            if not self._owned_elsewhere(order, builder, owners):
+                self._put(order, builder)
+
+    def _owned_elsewhere(
+        self, order: PendingOrder, builder: BundleBuilder, owners: Mapping[str, str]
+    ) -> bool:
+        """Reject ``order`` (error, its segments kept) when one of its ids is another
+        patient's; True when it was rejected."""
+        for item in order.resources:
+            resource = item.resource
+            rid = resource["id"]
+            subject = resource["subject"]["reference"]
+            earlier = builder.targets.get(rid)
+            if earlier is not None:
+                owner = earlier.resource.get("subject", {}).get("reference")
+                where = f"line {earlier.first_row} of this file"
+            else:
+                owner = owners.get(rid)
+                where = "another file of this run"
+            if owner is None or owner == subject:
+                continue
+            segs = order_segments(order.group)
+            self.issues.append(
+                Issue(
+                    "error",
+                    "business-rule",
+                    f"{resource['resourceType']} {rid} of {self._id_source(order, resource)} "
+                    f"belongs to another patient ({where}): the order at line "
+                    f"{order.group.obr.line} is rejected, nothing of the earlier patient "
+                    "is replaced",
+                    rule="id-other-patient",
+                    location=tuple(self.where(s) for s in segs),
+                    source_record="\n".join(s.text for s in segs),
+                )
+            )
+            self.rejected_obx += order.obx
+            return True
+        return False
+
+    def _id_source(self, order: PendingOrder, resource: Resource) -> str:
+        """What keyed a resource's id, for the error: the specimen accession or the order key."""
+        accession = resource.get("accessionIdentifier", {}).get("value")
+        if accession:
+            return f"specimen accession {accession!r} (SPM-2)"
+        if order.key[1] == "filler":
+            return f"filler order number {order.key[3]!r} (OBR-3/ORC-3)"
+        return f"message control id {order.key[2]!r} (MSH-10)"
+
+    def _put(self, order: PendingOrder, builder: BundleBuilder) -> None:
+        for item in order.resources:
             rid = item.resource["id"]
             found = builder.targets.get(rid)
-            if found is not None:
-                old = found.resource
-                if old != item.resource:
-                    builder.replace(item.resource)
-                    issues.append(
-                        Issue(
-                            "information",
-                            "informational",
-                            f"{item.resource['resourceType']} {rid} replaced by the later "
-                            f"message {self.raw.number} (same ids: re-sent or corrected)",
-                            rule="resource-replaced",
-                            location=(self.where(),),
-                        )
-                    )
+            if found is not None and found.resource != item.resource:
+                builder.replace(item.resource)
+                self.issue(
+                    "information",
+                    "informational",
+                    f"{item.resource['resourceType']} {rid} replaced by the later "
+                    f"message {self.raw.number} (same ids: re-sent or corrected)",
+                    "resource-replaced",
+                )
             builder.put(item.resource, item.rows)
 
     def provenance_entity(self) -> dict[str, Any]:
@@ -165,27 +222,36 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
         observations = self._classify(order, key)
         results: list[str] = []
         mapped: list[PendingResource] = []
+        mapped_obx = 0
         report_statuses: list[str] = []
+        inferred: dict[str, MappedSpecimen] = {}
         for obs in observations:
             spec = (
                 specimens[obs.group.spm]
                 if obs.group.spm is not None
                 else (specimens[0] if specimens else obr_specimen)
             )
+            if spec is None and not specimens:
+                spec = self._test_specimen(obs.target, obs.group.obx, order, key, inferred)
             resource = self._observation(obs, key, spec)
             if resource is None:
                 continue
+            mapped_obx += 1 + len(obs.components)
             rows = [obs.group.obx.line, *(n.line for n in obs.group.notes)]
             for comp in obs.components:
                 rows.extend([comp.group.obx.line, *(n.line for n in comp.group.notes)])
             mapped.append(PendingResource(resource, rows))
             results.append(resource["id"])
             report_statuses.append(resource["status"])
-        used_specimens = self._emitted_specimens([*specimens, obr_specimen])
-        self.pending.extend(
-            PendingResource(s.resource, s.rows) for s in used_specimens if s.resource is not None
+        used_specimens = self._emitted_specimens([*specimens, obr_specimen, *inferred.values()])
+        pending = PendingOrder(
+            order,
+            key,
+            [PendingResource(s.resource, s.rows) for s in used_specimens if s.resource is not None],
+            mapped_obx,
         )
-        self.pending.extend(mapped)
+        pending.resources.extend(mapped)
+        self.orders.append(pending)
         report_lines = [
             *([order.orc.line] if order.orc else []),
             order.obr.line,
@@ -202,4 +268,4 @@ class MessageMapper(PatientMapping, SpecimenMapping, ObservationMapping, ReportM
             self._extend_location(found, [*([order.orc] if order.orc else []), *order.notes])
             return
         report = self._report(order, key, results, report_statuses, used_specimens)
-        self.pending.append(PendingResource(report, report_lines))
+        pending.resources.append(PendingResource(report, report_lines))

@@ -4,7 +4,9 @@ HL7 v2-to-FHIR IG 1.0.0 segment tables OBX[Observation] and OBX[Observation-Comp
 (../shared/reference/inputs-and-corpora.md section 1.3): OBX-3 -> contract code (LOINC in OBX-3
 directly, else the site's ConceptMap), ids from OBX-1/OBX-4 (else position), event count and LOD
 OBX attached to the MRD OBX of their order (same OBX-4 when given), a status-only OBX-11 U (empty
-OBX-5) not applied.  Contract codes go to :mod:`.contract_observation`, all others to
+OBX-5) not applied, an OBX with an empty OBX-3 rejected (error).  Contract codes go to
+:mod:`.contract_observation`, all others, and contract codes with a range or ratio value (SN
+``-`` ``:`` ``/``, NR: mapped, flagged as not usable for protocol rules), to
 :mod:`.plain_observation`.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from adapter.fhir import BALL_CONCEPTS, LOINC, Resource, deterministic_id
 from adapter.mapping.hl7v2.contract_observation import ContractObservations
-from adapter.mapping.hl7v2.datatypes import Seg
+from adapter.mapping.hl7v2.datatypes import Seg, structured_numeric
 from adapter.mapping.hl7v2.grouping import OrderGroup
 from adapter.mapping.hl7v2.obx_fields import ObxCandidate
 from adapter.mapping.hl7v2.plain_observation import PlainObservations
@@ -84,10 +86,27 @@ class ObservationMapping(ContractObservations, PlainObservations):
                 return (found.system, found.code)
         return None
 
+    def _range_or_ratio(self, obx: Seg, value_type: str) -> bool:
+        """An NR value, or an SN range or ratio: no quantity, so no ball profile."""
+        if value_type == "NR":
+            return True
+        return value_type == "SN" and structured_numeric(obx.comps(5)).form in ("range", "ratio")
+
     def _observation(
         self, obs: ObxCandidate, key: tuple[str, ...], spec: MappedSpecimen | None
     ) -> Resource | None:
         obx = obs.group.obx
+        if not any(c.strip() for c in obx.comps(3)):
+            found = self.issue(
+                "error",
+                "required",
+                "OBX-3 is empty: a result without an observation identifier is not mapped",
+                "obx-code-missing",
+                obx,
+                3,
+            )
+            self._reject_obx(obs, [found])
+            return None
         status = self._status(obx)
         value_type = obx.get(2)
         empty = not obx.raw(5).strip()
@@ -107,6 +126,6 @@ class ObservationMapping(ContractObservations, PlainObservations):
             self._extend_location(found, others)
             return None
         oid = deterministic_id("Observation", *key, *obs.key)
-        if obs.test is not None:
+        if obs.test is not None and (empty or not self._range_or_ratio(obx, value_type)):
             return self._contract_observation(obs, oid, status, value_type, empty, spec)
         return self._plain_observation(obs, oid, status, value_type, empty, spec)

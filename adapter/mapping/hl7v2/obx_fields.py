@@ -8,10 +8,10 @@ referenceRange.text, NTE-3 after the OBX -> note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from adapter.fhir import Resource
+from adapter.fhir import Resource, concept
 from adapter.issues import Issue
 from adapter.mapping.hl7v2.datatypes import Seg, hl7_datetime
 from adapter.mapping.hl7v2.grouping import ObxGroup, OrderGroup
@@ -65,6 +65,19 @@ class ObxFields(MessageState):
         )
         return None
 
+    def _contract_code(self, obx: Seg, test: LabTest) -> dict[str, Any]:
+        """The contract code of a contract OBX, with its OBX-3 coding when that is another
+        (shared per file, read-only)."""
+
+        def contract(unknown: set[str]) -> dict[str, Any]:
+            code = concept(test.system, test.code, test.display)
+            local = self._source_coding(obx.comps(3), None, unknown)
+            if local.get("code") != test.code:
+                code["coding"].append(local)
+            return code
+
+        return self._concept(obx, 3, contract)
+
     def _method_text(self, obx: Seg) -> str | None:
         comps = obx.comps(17)
         if not comps:
@@ -98,4 +111,30 @@ class ObxFields(MessageState):
     def _reference_range(self, obx: Seg, resource: Resource) -> None:
         text = obx.text_value(7).strip()
         if text:
-            resource["referenceRange"] = [{"text": text}]
+            resource["referenceRange"] = [self.parts.text(text)]
+
+    def _reject_obx(self, obs: ObxCandidate, problems: list[Issue]) -> None:
+        """Reject one OBX (with its NTE and components): its errors carry its segments."""
+        segs = [obs.group.obx, *obs.group.notes]
+        for comp in obs.components:
+            segs.extend([comp.group.obx, *comp.group.notes])
+        record = "\n".join(s.text for s in segs)
+        locations = tuple(self.where(s) for s in segs)
+        self.rejected_obx += 1 + len(obs.components)
+        for problem in problems:
+            if problem in self.issues:
+                self.issues.remove(problem)
+            self.issues.append(
+                replace(
+                    problem,
+                    location=(
+                        *problem.location,
+                        *(
+                            w
+                            for w in locations
+                            if not any(p == w or p.startswith(w + ":") for p in problem.location)
+                        ),
+                    ),
+                    source_record=record,
+                )
+            )

@@ -3,8 +3,9 @@ the AdministrativeSex map (../shared/reference/inputs-and-corpora.md section 1.4
 
 PID-3 repetitions whose assigning authority (CX.4) the site maps (``hl7v2.assigning_authorities``)
 give identifiers with that system; if none maps, the first value takes
-``patient_identifier_system``.  The first identifier keys the conditional create.  PID-5 -> name,
-PID-7 -> birthDate, PID-8 -> gender.  A PID without a PID-3 value rejects the whole message.
+``patient_identifier_system``.  The first identifier keys the conditional create.  PID-5 -> name
+(every repetition, with prefix, suffix, degree and name use), PID-7 -> birthDate, PID-8 ->
+gender.  A PID without a PID-3 value rejects the whole message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapter.fhir import Resource
-from adapter.mapping.hl7v2.datatypes import Seg, hl7_date
+from adapter.mapping.hl7v2.datatypes import Seg, hl7_date, pad
 from adapter.mapping.hl7v2.state import MessageRejected, MessageState
 from adapter.sources.values import ValueProblem
 
@@ -20,8 +21,47 @@ from adapter.sources.values import ValueProblem
 GENDERS = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}
 
 
+#: HL7 table 0200 name type (XPN.7) -> FHIR name-use, as the HL7 v2-to-FHIR IG 1.0.0 NameType
+#: concept map has it (mappings/codesystems "HL7 Concept Map - FHIR E2_ NameType"); the codes it
+#: leaves unmapped (A, B, C, F, I, K, NB, NOUSE, P, REL, S, T, U) give no use.
+NAME_USES = {
+    "BAD": "old",
+    "D": "usual",
+    "L": "official",
+    "M": "maiden",
+    "MSK": "anonymous",
+    "N": "nickname",
+    "NAV": "temp",
+    "R": "official",
+    "TEMP": "temp",
+}
+
+
 class PatientMapping(MessageState):
     """PID -> Patient."""
+
+    def _name(self, pid: Seg, rep: int) -> dict[str, Any] | None:
+        """One PID-5 repetition (XPN) -> HumanName: XPN.1.1 family, XPN.2 and XPN.3 given,
+        XPN.4 suffix, XPN.5 prefix, XPN.6 (degree) suffix, XPN.7 use (IG table NameType)."""
+        parts = [c.strip() for c in pad(pid.comps(5, rep), 7)]
+        family = (pid.subs(5, 1, rep) or [""])[0].strip()
+        human: dict[str, Any] = {}
+        use = NAME_USES.get(parts[6])
+        if use:
+            human["use"] = use
+        if family:
+            human["family"] = family
+        given = [g for g in parts[1:3] if g]
+        if given:
+            human["given"] = given
+        if parts[4]:
+            human["prefix"] = [parts[4]]
+        suffixes = [x for x in (parts[3], parts[5]) if x]
+        if suffixes:
+            human["suffix"] = suffixes
+        if not (family or given):
+            return None
+        return human
 
     def _patient(self, pid: Seg) -> None:
         identifiers: list[dict[str, str]] = []
@@ -64,16 +104,9 @@ class PatientMapping(MessageState):
                     3,
                 )
         resource: Resource = {"resourceType": "Patient", "identifier": identifiers}
-        name = pid.comps(5)
-        if name and any(n.strip() for n in name[:3]):
-            human: dict[str, Any] = {}
-            family = (pid.subs(5, 1) or [""])[0].strip()
-            if family:
-                human["family"] = family
-            given = [g.strip() for g in name[1:3] if g.strip()]
-            if given:
-                human["given"] = given
-            resource["name"] = [human]
+        names = [n for rep in range(len(pid.reps(5))) if (n := self._name(pid, rep))]
+        if names:
+            resource["name"] = names
         birth = pid.get(7)
         if birth:
             try:

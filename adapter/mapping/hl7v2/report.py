@@ -14,13 +14,11 @@ from adapter.fhir import (
     PROFILE_DIAGNOSTIC_REPORT,
     V2_0074,
     Resource,
-    coding,
     concept,
     deterministic_id,
     ref,
 )
 from adapter.mapping.hl7v2.code_maps import CodeMapping
-from adapter.mapping.hl7v2.datatypes import cwe_concept
 from adapter.mapping.hl7v2.grouping import OrderGroup
 from adapter.mapping.hl7v2.specimen import MappedSpecimen
 
@@ -43,22 +41,22 @@ class ReportMapping(CodeMapping):
             "resourceType": "DiagnosticReport",
             "id": deterministic_id("DiagnosticReport", *key),
         }
-        report["meta"] = {"profile": [PROFILE_DIAGNOSTIC_REPORT]}
+        report["meta"] = self.parts.meta(PROFILE_DIAGNOSTIC_REPORT)
         identifiers = []
         for field_no, type_code in ((2, "PLAC"), (3, "FILL")):
             seg = obr if obr.get(field_no) else order.orc
             if seg is not None and seg.get(field_no):
                 identifiers.append(
                     {
-                        "type": concept(V2_0203, type_code),
+                        "type": self.parts.concept(V2_0203, type_code),
                         "value": seg.get(field_no),
                     }
                 )
         if identifiers:
             report["identifier"] = identifiers
         report["status"] = self._report_status(obr, statuses)
-        report["category"] = [{"coding": [coding(V2_0074, "LAB", "Laboratory")]}]
-        code = cwe_concept(obr.comps(4), self.section.coding_systems, self.unknown_systems)
+        report["category"] = self.parts.concepts(V2_0074, "LAB", "Laboratory")
+        code = self._cwe(obr, 4)
         if code is None:
             code = concept(
                 BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"
@@ -89,7 +87,7 @@ class ReportMapping(CodeMapping):
                 22,
             )
         if specimens:
-            report["specimen"] = [ref(s.id) for s in specimens]
+            report["specimen"] = [self.parts.ref(s.id) for s in specimens]
         report["result"] = [ref(r) for r in results]
         conclusion = "\n\n".join(t for n in order.notes if (t := n.text_value(3).strip()))
         if conclusion:
