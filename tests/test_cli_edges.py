@@ -150,7 +150,8 @@ def test_hl7v2_without_a_message_exits_1_with_a_hint(
     assert "no HL7 v2 message found" in err
     assert hint in err
     first = json.loads(rejects.read_text())["issue"][0]
-    assert (first["severity"], first["details"]["text"]) == ("error", "hl7v2-no-message")
+    rule = "hl7-utf16" if hint == "UTF-16" else "no-message"
+    assert (first["severity"], first["details"]["text"]) == ("error", rule)
 
 
 def test_hl7v2_with_a_message_is_not_flagged(tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def map_hl7v2(
         rejected += mapper.rejected_obx
         entities.append(mapper.provenance_entity())
     if not messages:
-        outside.append(_no_message(data, source_name))
+        outside.insert(0, _no_message(data, source_name))  # the file-level error first
         read = rejected = 1
     bundle = builder.build(source_name, data, recorded)
     for entry in bundle["entry"]:
@@ -210,12 +210,20 @@ def _message_rejected(raw: RawMessage, reason: str, source_name: str) -> Issue:
 def _no_message(data: bytes, source_name: str) -> Issue:
     """The error of a file without any MSH segment; a UTF-16 file is named as such."""
     form = utf16_form(data)
-    why = (
-        f"the file is {form} text: HL7 v2 segments are 8-bit text (save it as UTF-8 or the "
-        "character set MSH-18 names)"
-        if form
-        else "no line starts with MSH"
-    )
+    if form:
+        why = (
+            f"the file is {form} text: HL7 v2 segments are 8-bit text (save it as UTF-8 or the "
+            "character set MSH-18 names)"
+        )
+    elif not data.strip():
+        why = "the file is empty"
+    elif b"\x00" in data:
+        why = "it looks like a binary file, not text"
+    else:
+        why = (
+            "no line starts with MSH: is it HL7 v2 text in the site's encoding, one segment "
+            "per line or CR-separated?"
+        )
     return Issue(
         "error",
         "structure",
