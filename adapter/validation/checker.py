@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.issues import Issue, IssueCode, Severity
+from adapter.validation.errata import extension_contexts
 from adapter.validation.invariants import Invariants, choice_value, json_copy, present
 from adapter.validation.plan import (
     ElementDef,
@@ -566,7 +567,7 @@ class Checker:
         if node.resource_slot or code == "Resource":
             if not profile:
                 if node.name == "contained":  # contained: meta.profile only, never the map
-                    self.check_resource(value, expr, run, _meta_profiles(value), root)
+                    self.check_resource(value, expr, run, meta_profiles(value), root)
                 else:
                     self.check_resource(value, expr, run, self._profiles(value, run))
             return
@@ -604,7 +605,9 @@ class Checker:
         if container is None and typed is not node:
             container = self._container_for(node, code, profile)
         if container is not None:
+            holder = run.holder  # the extensions inside an Extension must not change its holder
             self._check_object(container, value, expr, run, profile, resource, root, code)
+            run.holder = holder
         if (
             container is not typed
             and (typed.profile_checks if profile else typed.base_checks)
@@ -616,7 +619,7 @@ class Checker:
     def _profiles(self, resource: dict[str, Any], run: Run) -> list[str]:
         if run.profiles_for is not None:
             return run.profiles_for(resource)
-        return _meta_profiles(resource)
+        return meta_profiles(resource)
 
     def _fixed_pattern(self, node: ElementDef, value: Any, expr: str, run: Run) -> None:
         if node.fixed is not None and value != node.fixed:
@@ -719,8 +722,8 @@ class Checker:
         self, value: dict[str, Any], expr: str, run: Run, resource: dict[str, Any]
     ) -> None:
         url = value.get("url")
-        if not isinstance(url, str):
-            return
+        if not isinstance(url, str) or ":" not in url:
+            return  # no url, or the relative url of a part of a complex extension (its parent's)
         ext = self.plan(url)
         if ext is None:
             run.add_once(
@@ -742,15 +745,16 @@ class Checker:
             run.resource_exprs.get(id(resource)),
             str(resource.get("resourceType", "")),
         )
-        if ext.contexts and not any(
-            self._context_ok(c, holder) or self._context_ok(c, holder_def) for c in ext.contexts
+        contexts = extension_contexts().get(url, ext.contexts)
+        if contexts and not any(
+            self._context_ok(c, holder) or self._context_ok(c, holder_def) for c in contexts
         ):
             run.add(
                 "error",
                 "business-rule",
                 "extension-context",
                 expr,
-                f"extension {url} is not allowed on {holder} (contexts: {', '.join(ext.contexts)})",
+                f"extension {url} is not allowed on {holder} (contexts: {', '.join(contexts)})",
             )
         resource = value  # the extension's own checks need no resource context
         self._check_object(ext.root, value, expr, run, True, resource, resource, "Extension")
@@ -1029,7 +1033,8 @@ class Checker:
                 )
 
 
-def _meta_profiles(resource: dict[str, Any]) -> list[str]:
+def meta_profiles(resource: dict[str, Any]) -> list[str]:
+    """The profile URLs a resource claims in ``meta.profile``."""
     meta = resource.get("meta")
     found = meta.get("profile") if isinstance(meta, dict) else None
     return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
