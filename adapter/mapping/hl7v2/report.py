@@ -60,9 +60,7 @@ class ReportMapping(CodeMapping):
         report["category"] = [{"coding": [coding(V2_0074, "LAB", "Laboratory")]}]
         code = cwe_concept(obr.comps(4), self.section.coding_systems, self.unknown_systems)
         if code is None:
-            code = concept(
-                BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"
-            )
+            code = concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results report")
             self.issue(
                 "warning",
                 "required",
