@@ -847,6 +847,22 @@ class Checker:
             )
         if not targets or ref_type is None:
             return
+        unknown = [
+            p for p in targets if not p.startswith(_CORE_SD) and self.registry.sd_type(p) is None
+        ]
+        if unknown:
+            # A target profile we do not hold (e.g. US Core behind mCODE): its type is unknown,
+            # so any target may be right; say so once instead of guessing from its URL.
+            run.add_once(
+                f"target:{unknown[0]}",
+                "information",
+                "informational",
+                "profile-unknown",
+                expr,
+                f"target profile {unknown[0]} is not in the loaded packages; references it "
+                "allows are not type-checked",
+            )
+            return
         allowed = {self.registry.sd_type(p) or p.rsplit("/", 1)[-1] for p in targets}
         if "Resource" in allowed:
             return
