@@ -212,6 +212,25 @@ def _eld18(focus: dict[str, Any], _root: Any) -> bool:
     return focus.get("isModifier") is not True or "isModifierReason" in focus
 
 
+def _sdf9(focus: dict[str, Any], _root: Any) -> bool:
+    for part in ("snapshot", "differential"):
+        holder = focus.get(part)
+        elements = holder.get("element") if isinstance(holder, dict) else None
+        for element in elements if isinstance(elements, list) else []:
+            if not isinstance(element, dict):
+                continue
+            path = element.get("path")
+            if isinstance(path, str) and "." not in path:
+                if any(k in element for k in ("label", "code", "requirements")):
+                    return False
+    return True
+
+
+def _vsd9(focus: dict[str, Any], _root: Any) -> bool:
+    """``abstract = true`` is empty, so satisfied, when ``abstract`` is absent."""
+    return "code" in focus or focus.get("abstract", True) is True
+
+
 def _ref1(focus: dict[str, Any], root: Any) -> bool:
     reference = focus.get("reference")
     if not isinstance(reference, str) or not reference.startswith("#"):
@@ -463,6 +482,13 @@ NATIVE: dict[str, tuple[str, NativeFn]] = {
     "eld-14": ("constraint.select(key).isDistinct()", _eld14),
     "eld-17": ("(code='Reference' or code = 'canonical') or targetProfile.empty()", _eld17),
     "eld-18": ("(isModifier.exists() and isModifier) implies isModifierReason.exists()", _eld18),
+    "sdf-9": (
+        "children().element.where(path.contains('.').not()).label.empty() and children().element"
+        ".where(path.contains('.').not()).code.empty() and children().element.where(path.contains"
+        "('.').not()).requirements.empty()",
+        _sdf9,
+    ),
+    "vsd-9": ("code.exists() or abstract = true", _vsd9),
     "que-7": ("operator = 'exists' implies (answer is Boolean)", _que7),
     "ref-1": (
         "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "

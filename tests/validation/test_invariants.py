@@ -282,3 +282,40 @@ def test_fhirpath_string_escapes_are_read_before_the_regex() -> None:
     assert fn({"path": "Observation.value[x]"}, None) is True
     assert fn({"path": " "}, None) is False
     assert unescape_string(r"a\\d\'\u0041\d") == "a\\d'A\\d"
+
+
+_ROOT_ELEMENT = {"id": "X", "path": "X"}
+_SDS: list[dict[str, Any]] = [
+    {"resourceType": "StructureDefinition", "snapshot": {"element": [_ROOT_ELEMENT]}},
+    {
+        "resourceType": "StructureDefinition",
+        "differential": {"element": [{**_ROOT_ELEMENT, "label": "x"}]},
+    },
+    {
+        "resourceType": "StructureDefinition",
+        "snapshot": {"element": [_ROOT_ELEMENT, {"path": "X.a", "code": [{"code": "c"}]}]},
+    },
+    {
+        "resourceType": "StructureDefinition",
+        "snapshot": {"element": [{**_ROOT_ELEMENT, "requirements": "r"}]},
+    },
+]
+_CONTAINS: list[dict[str, Any]] = [
+    {"code": "a"},
+    {"abstract": True},
+    {"abstract": False},
+    {"display": "no code"},
+    {"code": "a", "abstract": False},
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "type_path", "samples"),
+    [("sdf-9", "StructureDefinition", _SDS), ("vsd-9", "ValueSet.expansion.contains", _CONTAINS)],
+)
+def test_conformance_resource_natives_agree_with_fhirpathpy(
+    key: str, type_path: str, samples: list[dict[str, Any]]
+) -> None:
+    expression, native = NATIVE[key]
+    for focus in samples:
+        assert native(focus, focus) is _fhirpath(expression, focus, type_path), focus
