@@ -167,11 +167,18 @@ async def _validate(
     return outcome_response([*_mode_issues(call, id_), *issues])
 
 
-def _type_problem(validator: Validator, resource_type: str) -> JSONResponse | None:
+async def _validate_as(
+    request: Request,
+    validator: Validator,
+    call: Call,
+    resource_type: str,
+    resource_id: str | None = None,
+) -> JSONResponse:
+    """Type and instance level: ``resource_type`` must be a concrete R4 resource type."""
     plan = validator.checker.type_plan(resource_type)
     if plan is None or plan.kind != "resource" or plan.abstract:
         return _problem(404, "not-supported", f"{resource_type} is not an R4 resource type")
-    return None
+    return await _validate(request, validator, call, resource_type, resource_id)
 
 
 @router.post("/$validate", response_class=JSONResponse)
@@ -193,11 +200,8 @@ async def validate_type(
     mode: ModeQuery = None,
 ) -> JSONResponse:
     """Validate a resource that must be of ``resource_type``."""
-    problem = _type_problem(validator, resource_type)
-    if problem is not None:
-        return problem
     call = Call(profiles=list(profile or []), mode=mode)
-    return await _validate(request, validator, call, resource_type)
+    return await _validate_as(request, validator, call, resource_type)
 
 
 @router.api_route(
@@ -212,11 +216,8 @@ async def validate_instance(
     mode: ModeQuery = None,
 ) -> JSONResponse:
     """Validate a posted resource as the instance ``resource_type/resource_id``."""
-    problem = _type_problem(validator, resource_type)
-    if problem is not None:
-        return problem
     call = Call(profiles=list(profile or []), mode=mode)
-    return await _validate(request, validator, call, resource_type, resource_id)
+    return await _validate_as(request, validator, call, resource_type, resource_id)
 
 
 @router.get("/metadata", response_class=JSONResponse)

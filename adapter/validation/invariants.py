@@ -220,9 +220,9 @@ def _sdf9(focus: dict[str, Any], _root: Any) -> bool:
             if not isinstance(element, dict):
                 continue
             path = element.get("path")
-            if isinstance(path, str) and "." not in path:
-                if any(k in element for k in ("label", "code", "requirements")):
-                    return False
+            root_element = isinstance(path, str) and "." not in path
+            if root_element and any(k in element for k in ("label", "code", "requirements")):
+                return False
     return True
 
 
