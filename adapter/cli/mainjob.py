@@ -133,7 +133,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for job in jobs:
         result = map_job(job, out)
         write_json(out / f"{job.name}.outcome.json", to_operation_outcome(result.issues))
-        errors = sum(1 for i in validator.validate(result.bundle) if i.is_error)
+        errors = sum(
+            1 for i in validator.validate(result.bundle, infer_profiles=True) if i.is_error
+        )
         problems["rejected records"] += result.rejected
         problems["validation errors"] += errors
         bundles.append(result.bundle)

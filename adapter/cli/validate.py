@@ -1,7 +1,10 @@
-"""``ball-fhir validate FILE... [--profile URL] [--package TGZ_OR_DIR] [--format text|json]``.
+"""``ball-fhir validate FILE... [--profile URL] [--package TGZ_OR_DIR] [--infer-profiles]``.
 
 Validates FHIR R4 JSON files (a resource or a Bundle each) with :mod:`adapter.validation` against
-the core package, ``profiles/package`` and any ``--package``.  Exit 0 when no file has an
+the core package, ``profiles/package`` and any ``--package``, as the HL7 validator does: base R4,
+the profiles each resource claims in ``meta.profile`` and the ``--profile`` URLs;
+``--infer-profiles`` also applies the profile map (``mappings/profile-map.yaml``) to resources
+that claim no profile.  Exit 0 when no file has an
 error-severity issue, 1 otherwise, 2 on usage errors (missing file, unknown profile, bad package).
 """
 
@@ -57,6 +60,12 @@ def register(subparsers: Any) -> None:
         "--base-only", action="store_true", help="base R4 only: apply no profile at all"
     )
     parser.add_argument(
+        "--infer-profiles",
+        action="store_true",
+        help="validate resources without meta.profile against the profile the profile map "
+        "assigns (mappings/profile-map.yaml)",
+    )
+    parser.add_argument(
         "--must-support",
         action="store_true",
         help="report absent must-support elements (information)",
@@ -102,7 +111,12 @@ def run_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         resource, issues = _read(path)
         if not issues:
-            issues = validator.validate(resource, args.profile or None, base_only=args.base_only)
+            issues = validator.validate(
+                resource,
+                args.profile or None,
+                base_only=args.base_only,
+                infer_profiles=args.infer_profiles,
+            )
         results.append((path, resource, issues))
     if args.format == "json":
         if len(results) == 1:

@@ -65,12 +65,13 @@ FIELDS = Fields(
     optional=frozenset({"unit", "events_analyzed", "lod", "method", "instrument", "comment"}),
 )
 
-#: Specimen kinds (ball-concepts; SNOMED specimen codes are not verified, terminology.md §9) and
-#: the collection body site where one is verified (SNOMED 14016003 bone marrow structure, §5.2).
+#: Specimen kinds with their ball-concepts display (SNOMED specimen codes are not verified,
+#: terminology.md §9) and the collection body site where one is verified (SNOMED 14016003 bone
+#: marrow structure, §5.2).
 SPECIMEN_KINDS: dict[str, tuple[str, str | None]] = {
-    "bone-marrow": ("Bone marrow", "14016003"),
-    "peripheral-blood": ("Peripheral blood", None),
-    "csf": ("Cerebrospinal fluid", None),
+    "bone-marrow": ("Bone marrow specimen", "14016003"),
+    "peripheral-blood": ("Peripheral blood specimen", None),
+    "csf": ("Cerebrospinal fluid specimen", None),
 }
 #: Row status -> Observation.status (https://hl7.org/fhir/R4/valueset-observation-status.html).
 STATUSES = {
@@ -635,9 +636,7 @@ def to_fhir_diagnostic_report(
         "meta": parts.meta(PROFILE_DIAGNOSTIC_REPORT),
         "status": "final",
         "category": parts.concepts(V2_0074, "LAB", "Laboratory"),
-        "code": parts.concept(
-            BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"
-        ),
+        "code": parts.concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results report"),
         "subject": parts.ref(patient_id(site.patient_identifier_system, first.patient_id)),
         "effectiveDateTime": first.collected_at,
         "specimen": [parts.ref(spec_id)],

@@ -3,7 +3,8 @@
 Public API::
 
     Validator.load(packages) -> Validator      index the core package plus packages (dir or .tgz)
-    Validator.validate(resource, profiles=None, *, base_only=False) -> list[Issue]
+    Validator.validate(resource, profiles=None, *, base_only=False, infer_profiles=False)
+        -> list[Issue]      base R4 + meta.profile + ``profiles``; the profile map on request
     default_validator() -> Validator           core + profiles/package, built once per process
 
 Issues render as an OperationOutcome with :func:`adapter.issues.to_operation_outcome`.  Each
@@ -18,7 +19,7 @@ a ``rule`` key to match on:
 - terminology: ``binding-required`` (error), ``binding-extensible`` / ``binding-preferred``
   (warnings, only for codes of the value set's own systems), ``binding-unexpandable``
   (information, once per value set), ``code-unknown`` (code not in a complete CodeSystem),
-  ``ucum``;
+  ``display`` (warning: not a display of the code in its CodeSystem), ``ucum``;
 - references and extensions: ``reference-target``, ``reference-type``, ``bundle-reference``,
   ``extension-context``, ``extension-unknown`` (information), ``extension``;
 - bundles: ``bundle-fullurl``, ``bundle-fullurl-unique``, ``bundle-request``;

@@ -1,10 +1,12 @@
 """Bundle rules beyond the bdl-* invariants (https://hl7.org/fhir/R4/bundle.html).
 
-- fullUrl values are unique (bdl-7 says so per version; the issue names the duplicate entry) and
-  agree with the resource's type and id (https://hl7.org/fhir/R4/bundle.html#bundle-unique);
+- fullUrl values are unique per ``meta.versionId`` (bdl-7; this issue names the duplicate entry)
+  and agree with the resource's type and id (https://hl7.org/fhir/R4/bundle.html#bundle-unique);
 - transaction / batch entries follow https://hl7.org/fhir/R4/http.html#transaction: POST carries a
-  resource and a type url, PUT a resource and ``Type/id`` (or a conditional ``Type?query``) whose
-  id matches the resource id, DELETE no resource.
+  resource and a type url, or invokes an operation (``[Type/[id/]]$name`` with its Parameters,
+  https://hl7.org/fhir/R4/operations.html#executing); PUT a resource and ``Type/id`` (or a
+  conditional ``Type?query``) whose id matches the resource id, DELETE no resource.  A url is
+  read relative to the server base; an absolute url is judged by its ``Type/id`` tail.
 
 The index built here lets references resolve inside the Bundle (urn:uuid fullUrls and relative
 ``Type/id``).
@@ -19,6 +21,8 @@ from adapter.validation.checker import BundleContext, Run
 
 _TYPE_ID = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 _TYPE_QUERY = re.compile(r"^([A-Z][A-Za-z]+)(\?.*)?$")
+_OPERATION = re.compile(r"^(?:[A-Z][A-Za-z]+/(?:[A-Za-z0-9\-.]{1,64}/)?)?\$[A-Za-z][\w\-]*(\?.*)?$")
+_ABSOLUTE_TAIL = re.compile(r"^[a-z][a-z0-9+.\-]*://.*/([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})$")
 
 
 def bundle_context(bundle: dict[str, Any]) -> BundleContext:
@@ -45,7 +49,7 @@ def check_bundle_rules(bundle: dict[str, Any], expr: str, run: Run) -> None:
     if not isinstance(entries, list):
         return
     btype = bundle.get("type")
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, Any], int] = {}
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             continue
@@ -53,19 +57,26 @@ def check_bundle_rules(bundle: dict[str, Any], expr: str, run: Run) -> None:
         resource = entry.get("resource")
         full_url = entry.get("fullUrl")
         if isinstance(full_url, str):
-            if full_url in seen and btype != "history":
+            key = (full_url, _version_id(resource))
+            if key in seen and btype != "history":
+                version = f" (meta.versionId {key[1]})" if key[1] is not None else ""
                 run.add(
                     "error",
                     "duplicate",
                     "bundle-fullurl-unique",
                     f"{where}.fullUrl",
-                    f"fullUrl {full_url} is also used by entry[{seen[full_url]}]",
+                    f"fullUrl {full_url}{version} is also used by entry[{seen[key]}]",
                 )
-            seen.setdefault(full_url, i)
+            seen.setdefault(key, i)
             if isinstance(resource, dict):
                 _full_url_matches(full_url, resource, where, run)
         if btype in ("transaction", "batch"):
             _request_rules(entry, resource, where, run)
+
+
+def _version_id(resource: Any) -> Any:
+    meta = resource.get("meta") if isinstance(resource, dict) else None
+    return meta.get("versionId") if isinstance(meta, dict) else None
 
 
 def _full_url_matches(full_url: str, resource: dict[str, Any], where: str, run: Run) -> None:
@@ -125,6 +136,11 @@ def _request_rules(entry: dict[str, Any], resource: Any, where: str, run: Run) -
     if not isinstance(method, str) or not isinstance(url, str):
         return  # cardinality / binding report these
     rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+    absolute = _ABSOLUTE_TAIL.match(url)
+    if absolute is not None:
+        url = absolute.group(1)
+    if method == "POST" and _OPERATION.match(url):
+        return  # an operation: its input is a Parameters (or a resource), checked as such
     if method in ("POST", "PUT") and not isinstance(resource, dict):
         run.add(
             "error",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.issues import Issue, IssueCode, Severity
+from adapter.validation.errata import extension_contexts
 from adapter.validation.invariants import Invariants, choice_value, json_copy, present
 from adapter.validation.plan import (
     ElementDef,
@@ -101,6 +102,15 @@ class Run:
         return found[1]
 
 
+@dataclass(frozen=True, slots=True)
+class CodeSystemIndex:
+    """Code -> the displays it accepts (its display and designations, compared by
+    :func:`_display_key`); ``complete``: the CodeSystem lists all its codes."""
+
+    displays: dict[str, frozenset[str]]
+    complete: bool
+
+
 class Checker:
     """Validates resources against plans compiled from a :class:`Registry`."""
 
@@ -113,7 +123,7 @@ class Checker:
         self._matchers: dict[int, Callable[[Any], bool]] = {}
         self._pattern_refs: list[Any] = []
         self._discriminators: dict[tuple[int, str], tuple[ElementDef | None, Any, str | None]] = {}
-        self._cs_codes: dict[str, frozenset[str] | None] = {}
+        self._code_systems: dict[str, CodeSystemIndex | None] = {}
 
     # -- plans -----------------------------------------------------------------------------------
 
@@ -149,25 +159,26 @@ class Checker:
             found = self._regexes[type_code] = plan.regex if plan is not None else None
             return found
 
-    def code_system_codes(self, system: str) -> frozenset[str] | None:
-        if system not in self._cs_codes:
+    def code_system(self, system: str) -> CodeSystemIndex | None:
+        """The codes of a CodeSystem in the loaded packages, with the displays each accepts."""
+        if system not in self._code_systems:
             cs = self.registry.get(system)
-            codes: frozenset[str] | None = None
-            if (
-                cs is not None
-                and cs.get("resourceType") == "CodeSystem"
-                and (cs.get("content") == "complete")
-            ):
-                collected: set[str] = set()
+            found: CodeSystemIndex | None = None
+            if cs is not None and cs.get("resourceType") == "CodeSystem":
+                displays: dict[str, frozenset[str]] = {}
                 stack = list(cs.get("concept", []))
                 while stack:
                     c = stack.pop()
                     if "code" in c:
-                        collected.add(str(c["code"]))
+                        names = [c.get("display")]
+                        names += [d.get("value") for d in c.get("designation", []) or []]
+                        displays[str(c["code"])] = frozenset(
+                            _display_key(n) for n in names if isinstance(n, str)
+                        )
                     stack.extend(c.get("concept", []))
-                codes = frozenset(collected)
-            self._cs_codes[system] = codes
-        return self._cs_codes[system]
+                found = CodeSystemIndex(displays, cs.get("content") == "complete")
+            self._code_systems[system] = found
+        return self._code_systems[system]
 
     # -- resources -------------------------------------------------------------------------------
 
@@ -566,7 +577,7 @@ class Checker:
         if node.resource_slot or code == "Resource":
             if not profile:
                 if node.name == "contained":  # contained: meta.profile only, never the map
-                    self.check_resource(value, expr, run, _meta_profiles(value), root)
+                    self.check_resource(value, expr, run, meta_profiles(value), root)
                 else:
                     self.check_resource(value, expr, run, self._profiles(value, run))
             return
@@ -604,7 +615,9 @@ class Checker:
         if container is None and typed is not node:
             container = self._container_for(node, code, profile)
         if container is not None:
+            holder = run.holder  # the extensions inside an Extension must not change its holder
             self._check_object(container, value, expr, run, profile, resource, root, code)
+            run.holder = holder
         if (
             container is not typed
             and (typed.profile_checks if profile else typed.base_checks)
@@ -616,7 +629,7 @@ class Checker:
     def _profiles(self, resource: dict[str, Any], run: Run) -> list[str]:
         if run.profiles_for is not None:
             return run.profiles_for(resource)
-        return _meta_profiles(resource)
+        return meta_profiles(resource)
 
     def _fixed_pattern(self, node: ElementDef, value: Any, expr: str, run: Run) -> None:
         if node.fixed is not None and value != node.fixed:
@@ -679,26 +692,45 @@ class Checker:
         system, code = value.get("system"), value.get("code")
         if not isinstance(system, str) or not isinstance(code, str):
             return
-        codes = self.code_system_codes(system)
-        if codes is not None and code not in codes:
-            if system.startswith(_THO):
-                # THO code systems have grown since the copies frozen in hl7.fhir.r4.core 4.0.1:
-                # a code missing there may be valid today (required bindings still apply).
-                run.add(
-                    "warning",
-                    "code-invalid",
-                    "code-unknown",
-                    f"{expr}.code",
-                    f"{code!r} is not a code of {system} as published in hl7.fhir.r4.core#4.0.1",
-                )
-                return
+        index = self.code_system(system)
+        if index is None:
+            return
+        accepted = index.displays.get(code)
+        if accepted is None:
+            if index.complete:
+                self._unknown_code(system, code, expr, run)
+            return
+        display = value.get("display")
+        if isinstance(display, str) and accepted and _display_key(display) not in accepted:
+            # As the HL7 validator: a display the CodeSystem does not give is a warning.
             run.add(
-                "error",
+                "warning",
+                "code-invalid",
+                "display",
+                f"{expr}.display",
+                f"display {display!r} is not a display of {system}#{code} "
+                f"(expected {_expected_display(self.registry.get(system), code)!r})",
+            )
+
+    def _unknown_code(self, system: str, code: str, expr: str, run: Run) -> None:
+        if system.startswith(_THO):
+            # THO code systems have grown since the copies frozen in hl7.fhir.r4.core 4.0.1:
+            # a code missing there may be valid today (required bindings still apply).
+            run.add(
+                "warning",
                 "code-invalid",
                 "code-unknown",
                 f"{expr}.code",
-                f"{code!r} is not a code of {system}",
+                f"{code!r} is not a code of {system} as published in hl7.fhir.r4.core#4.0.1",
             )
+            return
+        run.add(
+            "error",
+            "code-invalid",
+            "code-unknown",
+            f"{expr}.code",
+            f"{code!r} is not a code of {system}",
+        )
 
     def _ucum(self, value: dict[str, Any], expr: str, run: Run) -> None:
         if not run.options.ucum or value.get("system") != UCUM_SYSTEM:
@@ -719,8 +751,8 @@ class Checker:
         self, value: dict[str, Any], expr: str, run: Run, resource: dict[str, Any]
     ) -> None:
         url = value.get("url")
-        if not isinstance(url, str):
-            return
+        if not isinstance(url, str) or ":" not in url:
+            return  # no url, or the relative url of a part of a complex extension (its parent's)
         ext = self.plan(url)
         if ext is None:
             run.add_once(
@@ -742,15 +774,16 @@ class Checker:
             run.resource_exprs.get(id(resource)),
             str(resource.get("resourceType", "")),
         )
-        if ext.contexts and not any(
-            self._context_ok(c, holder) or self._context_ok(c, holder_def) for c in ext.contexts
+        contexts = extension_contexts().get(url, ext.contexts)
+        if contexts and not any(
+            self._context_ok(c, holder) or self._context_ok(c, holder_def) for c in contexts
         ):
             run.add(
                 "error",
                 "business-rule",
                 "extension-context",
                 expr,
-                f"extension {url} is not allowed on {holder} (contexts: {', '.join(ext.contexts)})",
+                f"extension {url} is not allowed on {holder} (contexts: {', '.join(contexts)})",
             )
         resource = value  # the extension's own checks need no resource context
         self._check_object(ext.root, value, expr, run, True, resource, resource, "Extension")
@@ -813,6 +846,22 @@ class Checker:
                 f"Reference.type {typed} does not match the referenced {ref_type}",
             )
         if not targets or ref_type is None:
+            return
+        unknown = [
+            p for p in targets if not p.startswith(_CORE_SD) and self.registry.sd_type(p) is None
+        ]
+        if unknown:
+            # A target profile we do not hold (e.g. US Core behind mCODE): its type is unknown,
+            # so any target may be right; say so once instead of guessing from its URL.
+            run.add_once(
+                f"target:{unknown[0]}",
+                "information",
+                "informational",
+                "profile-unknown",
+                expr,
+                f"target profile {unknown[0]} is not in the loaded packages; references it "
+                "allows are not type-checked",
+            )
             return
         allowed = {self.registry.sd_type(p) or p.rsplit("/", 1)[-1] for p in targets}
         if "Resource" in allowed:
@@ -1029,10 +1078,26 @@ class Checker:
                 )
 
 
-def _meta_profiles(resource: dict[str, Any]) -> list[str]:
+def meta_profiles(resource: dict[str, Any]) -> list[str]:
+    """The profile URLs a resource claims in ``meta.profile``."""
     meta = resource.get("meta")
     found = meta.get("profile") if isinstance(meta, dict) else None
     return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+def _display_key(display: str) -> str:
+    """Displays compare without regard to case and runs of white space (as the HL7 validator)."""
+    return " ".join(display.split()).casefold()
+
+
+def _expected_display(cs: dict[str, Any] | None, code: str) -> str:
+    stack = list((cs or {}).get("concept", []))
+    while stack:
+        c = stack.pop()
+        if c.get("code") == code:
+            return str(c.get("display", ""))
+        stack.extend(c.get("concept", []))
+    return ""
 
 
 def obj_get(entries: list[tuple[str, Any, str]], key: str) -> Any:

@@ -130,8 +130,14 @@ def choice_value(item: dict[str, Any], name: str) -> Any:
 
 
 def _present_choice(focus: dict[str, Any], name: str) -> bool:
+    """Whether choice element ``name`` is present: ``valueString``, or ``_valueString`` alone (a
+    primitive with only extensions is a value: https://hl7.org/fhir/R4/json.html#primitive)."""
     n = len(name)
-    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in focus)
+    return any(
+        (k.startswith(name) and len(k) > n and k[n].isupper())
+        or (k.startswith("_" + name) and len(k) > n + 1 and k[n + 1].isupper())
+        for k in focus
+    )
 
 
 def _obs7(focus: dict[str, Any], _root: Any) -> bool:
@@ -150,6 +156,79 @@ def _obs7(focus: dict[str, Any], _root: Any) -> bool:
 
 def _ext1(focus: dict[str, Any], _root: Any) -> bool:
     return bool(focus.get("extension")) != _present_choice(focus, "value")
+
+
+def _que7(focus: dict[str, Any], _root: Any) -> bool:
+    """``answer is Boolean``: a FHIR ``boolean`` is a FHIRPath Boolean (the Java validator reads it
+    so; fhirpathpy answers false for the FHIR type)."""
+    if focus.get("operator") != "exists" or not _present_choice(focus, "answer"):
+        return True
+    return "answerBoolean" in focus or "_answerBoolean" in focus
+
+
+# ElementDefinition invariants, evaluated on every element of every StructureDefinition.
+
+
+def _eld2(focus: dict[str, Any], _root: Any) -> bool:
+    low, high = focus.get("min"), focus.get("max")
+    if low is None or high is None or high == "*":
+        return True
+    if not isinstance(high, str) or not high.lstrip("+-").isdigit():
+        return True  # max.toInteger() is empty, so is the comparison: satisfied
+    return bool(isinstance(low, int) and low <= int(high))
+
+
+def _eld11(_focus: dict[str, Any], _root: Any) -> bool:
+    """As written, eld-11 holds for every element: ``type.select(<boolean>)`` yields one boolean
+    (true or false) per type with a code, so ``.exists()`` is true exactly when ``type.code`` is
+    not empty, the alternative already accepted."""
+    return True
+
+
+def _eld12(focus: dict[str, Any], _root: Any) -> bool:
+    value_set = focus.get("valueSet")
+    return not isinstance(value_set, str) or value_set.startswith(("http:", "https", "urn:"))
+
+
+def _distinct(items: Any, key: str) -> bool:
+    values = [repr(i.get(key)) for i in items or [] if isinstance(i, dict) and key in i]
+    return len(values) == len(set(values))
+
+
+def _eld13(focus: dict[str, Any], _root: Any) -> bool:
+    return _distinct(focus.get("type"), "code")
+
+
+def _eld14(focus: dict[str, Any], _root: Any) -> bool:
+    return _distinct(focus.get("constraint"), "key")
+
+
+def _eld17(focus: dict[str, Any], _root: Any) -> bool:
+    code = focus.get("code")
+    return code is None or code in ("Reference", "canonical") or not focus.get("targetProfile")
+
+
+def _eld18(focus: dict[str, Any], _root: Any) -> bool:
+    return focus.get("isModifier") is not True or "isModifierReason" in focus
+
+
+def _sdf9(focus: dict[str, Any], _root: Any) -> bool:
+    for part in ("snapshot", "differential"):
+        holder = focus.get(part)
+        elements = holder.get("element") if isinstance(holder, dict) else None
+        for element in elements if isinstance(elements, list) else []:
+            if not isinstance(element, dict):
+                continue
+            path = element.get("path")
+            root_element = isinstance(path, str) and "." not in path
+            if root_element and any(k in element for k in ("label", "code", "requirements")):
+                return False
+    return True
+
+
+def _vsd9(focus: dict[str, Any], _root: Any) -> bool:
+    """``abstract = true`` is empty, so satisfied, when ``abstract`` is absent."""
+    return "code" in focus or focus.get("abstract", True) is True
 
 
 def _ref1(focus: dict[str, Any], root: Any) -> bool:
@@ -258,15 +337,44 @@ def _path_exists(focus: Any, steps: list[str]) -> bool:
 _MATCHES = re.compile(r"^(\w+(?:\.\w+)*)\.matches\('((?:[^'\\]|\\.)*)'\)$")
 
 
+#: FHIRPath string escapes (http://hl7.org/fhirpath/N1/#string), ``\\uXXXX`` aside.
+_ESCAPES = {
+    "'": "'",
+    '"': '"',
+    "`": "`",
+    "\\": "\\",
+    "/": "/",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def unescape_string(literal: str) -> str:
+    """The value of the body of a FHIRPath string literal.  An escape the grammar does not
+    define (``\\d`` written for a regex) keeps its backslash, so the regex keeps its meaning."""
+
+    def one(match: re.Match[str]) -> str:
+        escaped = match.group(1)
+        if len(escaped) == 5:
+            return chr(int(escaped[1:], 16))
+        return _ESCAPES.get(escaped, "\\" + escaped)
+
+    return _ESCAPE.sub(one, literal)
+
+
 def _matches_native(expression: str) -> NativeFn | None:
     """``path.matches('regex')`` as fhirpathpy evaluates it: ``re.search`` on a single string,
-    empty (treated as satisfied) when the path is absent."""
+    empty (treated as satisfied) when the path is absent.  The regex is the unescaped literal
+    (eld-19 writes ``\\\\s`` in FHIRPath for the regex ``\\s``)."""
     match = _MATCHES.match(expression)
     if match is None:
         return None
     steps = match.group(1).split(".")
     try:
-        regex = re.compile(match.group(2).replace("\\'", "'"), re.DOTALL)
+        regex = re.compile(unescape_string(match.group(2)), re.DOTALL)
     except re.error:
         return None
 
@@ -355,6 +463,33 @@ NATIVE: dict[str, tuple[str, NativeFn]] = {
     "bdl-10": ("type = 'document' implies (timestamp.hasValue())", _bdl10),
     "bdl-11": ("type = 'document' implies entry.first().resource.is(Composition)", _bdl11),
     "bdl-12": ("type = 'message' implies entry.first().resource.is(MessageHeader)", _bdl12),
+    "eld-2": (
+        "min.empty() or max.empty() or (max = '*') or iif(max != '*', min <= max.toInteger())",
+        _eld2,
+    ),
+    "eld-11": (
+        "binding.empty() or type.code.empty() or type.select((code = 'code') or (code = 'Coding')"
+        " or (code='CodeableConcept') or (code = 'Quantity') or (code = 'string') or (code = "
+        "'uri')).exists()",
+        _eld11,
+    ),
+    "eld-12": (
+        "valueSet.exists() implies (valueSet.startsWith('http:') or valueSet.startsWith('https') "
+        "or valueSet.startsWith('urn:'))",
+        _eld12,
+    ),
+    "eld-13": ("type.select(code).isDistinct()", _eld13),
+    "eld-14": ("constraint.select(key).isDistinct()", _eld14),
+    "eld-17": ("(code='Reference' or code = 'canonical') or targetProfile.empty()", _eld17),
+    "eld-18": ("(isModifier.exists() and isModifier) implies isModifierReason.exists()", _eld18),
+    "sdf-9": (
+        "children().element.where(path.contains('.').not()).label.empty() and children().element"
+        ".where(path.contains('.').not()).code.empty() and children().element.where(path.contains"
+        "('.').not()).requirements.empty()",
+        _sdf9,
+    ),
+    "vsd-9": ("code.exists() or abstract = true", _vsd9),
+    "que-7": ("operator = 'exists' implies (answer is Boolean)", _que7),
     "ref-1": (
         "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
         "%rootResource.contained.id.trace('ids'))",

@@ -160,10 +160,13 @@ def _first_with_prefix(element: dict[str, Any], prefix: str) -> Any:
 
 
 def _regex_of(element: dict[str, Any]) -> re.Pattern[str] | None:
+    """The primitive's ``regex`` extension, with the character classes of the XML Schema / Java
+    regexes it was written for: ``\\s`` is ASCII white space only, so ``\\S`` accepts a
+    non-breaking space in a string (``re.ASCII``; the class is still any Unicode character)."""
     for t in element.get("type", []):
         for ext in t.get("extension", []):
             if ext.get("url") == _REGEX_EXT and "valueString" in ext:
-                return re.compile(str(ext["valueString"]))
+                return re.compile(str(ext["valueString"]), re.ASCII)
     return None
 
 

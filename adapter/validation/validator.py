@@ -12,7 +12,7 @@ from adapter.datafiles import profiles_dir
 from adapter.issues import Issue
 from adapter.packagecache import core_package_dir
 from adapter.validation.bundle import bundle_context, check_bundle_rules
-from adapter.validation.checker import Checker, Options, Run
+from adapter.validation.checker import Checker, Options, Run, meta_profiles
 from adapter.validation.profilemap import DEFAULT_MAP, ProfileMap, load_profile_map
 from adapter.validation.registry import Registry
 
@@ -65,14 +65,12 @@ class Validator:
         other.options = options
         return other
 
-    def profiles_for(self, resource: dict[str, Any]) -> list[str]:
-        """``meta.profile`` of the resource, or what the profile map assigns."""
-        meta = resource.get("meta")
-        declared = meta.get("profile") if isinstance(meta, dict) else None
-        if isinstance(declared, list) and declared:
-            return [p for p in declared if isinstance(p, str)]
-        if self.profile_map is None:
-            return []
+    def profiles_for(self, resource: dict[str, Any], *, infer: bool = False) -> list[str]:
+        """``meta.profile`` of the resource; with ``infer``, what the profile map assigns to a
+        resource that declares none."""
+        declared = meta_profiles(resource)
+        if declared or not infer or self.profile_map is None:
+            return declared
         return self.profile_map.profiles_for(resource, self.registry)
 
     def validate(
@@ -81,25 +79,29 @@ class Validator:
         profiles: list[str] | None = None,
         *,
         base_only: bool = False,
+        infer_profiles: bool = False,
         options: Options | None = None,
     ) -> list[Issue]:
         """All issues of ``resource`` (a resource or a Bundle), in document order, deduplicated.
 
-        ``profiles`` are checked on the top-level resource in addition to its ``meta.profile``;
-        with ``base_only`` no profile at all is applied (only the base R4 definitions).
+        The conventions of the HL7 validator: every resource (Bundle entries too) is checked
+        against base R4 and the profiles its ``meta.profile`` claims; ``profiles`` are checked on
+        the top-level resource in addition.  ``infer_profiles`` adds, for resources that claim no
+        profile, the one the profile map assigns (our own outputs); with ``base_only`` no profile
+        at all is applied.
         """
         run = Run(options=options or self.options)
         if base_only:
             run.profiles_for = lambda _r: []
         else:
-            run.profiles_for = self.profiles_for
+            run.profiles_for = lambda r: self.profiles_for(r, infer=infer_profiles)
         expr = "Resource"
         top: list[str] = []
         if isinstance(resource, dict):
             rtype = resource.get("resourceType")
             expr = rtype if isinstance(rtype, str) else "Resource"
             if not base_only:
-                top = list(dict.fromkeys([*(profiles or []), *self.profiles_for(resource)]))
+                top = list(dict.fromkeys([*(profiles or []), *run.profiles_for(resource)]))
             if rtype == "Bundle":
                 run.bundle = bundle_context(resource)
         self.checker.check_resource(resource, expr, run, top, explicit=tuple(profiles or ()))

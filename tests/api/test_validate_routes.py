@@ -123,3 +123,59 @@ def test_capability_statement_is_valid_r4(client: TestClient) -> None:
     response = client.post("/fhir/$validate", json=body)
     errors = [i for i in response.json()["issue"] if i["severity"] == "error"]
     assert not errors
+
+
+def _errors(body: dict[str, Any]) -> list[str]:
+    return [i["diagnostics"] for i in body["issue"] if i["severity"] in ("error", "fatal")]
+
+
+@pytest.mark.parametrize("mode", ["create", "update", "profile"])
+def test_modes_in_the_query_and_in_parameters(client: TestClient, mode: str) -> None:
+    anc = {**ANC, "id": "anc-1"}
+    by_query = client.post("/fhir/Observation/anc-1/$validate", params={"mode": mode}, json=anc)
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": anc}, {"name": "mode", "valueCode": mode}],
+    }
+    by_body = client.post("/fhir/Observation/anc-1/$validate", json=parameters)
+    for response in (by_query, by_body):
+        assert response.status_code == 200
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert _errors(response.json()) == []
+
+
+def test_unknown_mode_is_400(client: TestClient) -> None:
+    response = client.post("/fhir/Observation/$validate", params={"mode": "upsert"}, json=ANC)
+    assert response.status_code == 400
+    assert "unknown mode 'upsert'" in response.json()["issue"][0]["diagnostics"]
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": ANC}, {"name": "mode", "valueCode": "x"}],
+    }
+    assert client.post("/fhir/Observation/$validate", json=parameters).status_code == 400
+
+
+def test_update_needs_the_id_of_the_url(client: TestClient) -> None:
+    url = "/fhir/Observation/anc-2/$validate"
+    other = client.post(url, params={"mode": "update"}, json={**ANC, "id": "anc-1"})
+    assert any("is not the id 'anc-2'" in e for e in _errors(other.json()))
+    no_id = {k: v for k, v in ANC.items() if k != "id"}
+    missing = client.post(url, params={"mode": "update"}, json=no_id)
+    assert any("needs an id" in e for e in _errors(missing.json()))
+
+
+def test_instance_level_validates_the_posted_resource(client: TestClient) -> None:
+    response = client.post("/fhir/Observation/anc-1/$validate", json={**ANC, "status": "done"})
+    assert response.status_code == 200
+    assert "binding-required" in _rules(response.json())
+    wrong = client.post("/fhir/Patient/anc-1/$validate", json=ANC)
+    assert wrong.status_code == 400
+
+
+def test_get_only_for_delete_of_an_instance(client: TestClient) -> None:
+    deleted = client.get("/fhir/Patient/p1/$validate", params={"mode": "delete"})
+    assert deleted.status_code == 200
+    assert deleted.json()["issue"][0]["severity"] == "information"
+    no_resource = client.get("/fhir/Patient/$validate", params={"profile": PROFILE_LAB})
+    assert no_resource.status_code == 400
+    assert "no resource to validate" in no_resource.json()["issue"][0]["diagnostics"]

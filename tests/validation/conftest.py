@@ -90,7 +90,12 @@ def run_case(case: dict[str, Any]) -> list[Issue]:
     profiles = case.get("profile")
     if isinstance(profiles, str):
         profiles = [profiles]
-    issues = default_validator().validate(resource, profiles, base_only=bool(case.get("base_only")))
+    issues = default_validator().validate(
+        resource,
+        profiles,
+        base_only=bool(case.get("base_only")),
+        infer_profiles=bool(case.get("infer_profiles")),
+    )
     assert resource == before, "the validator changed its input"
     return issues
 

@@ -108,3 +108,14 @@ def test_extra_package_tgz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     argv = [str(patient), "--package", str(tgz), "--profile", sd["url"]]
     assert run(argv) == 1
     assert "identifier" in capsys.readouterr().out
+
+
+def test_profile_map_only_with_infer_profiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patient = tmp_path / "patient.json"
+    patient.write_text(json.dumps({"resourceType": "Patient", "gender": "female"}))
+    assert run([str(patient)]) == 0  # a plain Patient without identifier is valid R4
+    assert "Patient: valid" in capsys.readouterr().out
+    assert run([str(patient), "--infer-profiles"]) == 1  # ball-patient needs an identifier
+    assert "error [cardinality] Patient.identifier: " in capsys.readouterr().out

@@ -11,7 +11,13 @@ import pytest
 
 from adapter.fhir import PROFILE_PATIENT
 from adapter.validation import PROFILES_PACKAGE, Validator, default_validator
-from adapter.validation.invariants import NATIVE, Invariants, _matches_native, simple_native
+from adapter.validation.invariants import (
+    NATIVE,
+    Invariants,
+    _matches_native,
+    simple_native,
+    unescape_string,
+)
 from adapter.validation.plan import Constraint
 
 from .conftest import HERE
@@ -201,3 +207,101 @@ def test_bundle_natives_agree_with_fhirpathpy(key: str, sample: int) -> None:
 def test_bdl8_agrees_with_fhirpathpy(entry: dict[str, Any]) -> None:
     expression, native = NATIVE["bdl-8"]
     assert native(entry, entry) is _fhirpath(expression, entry, "Bundle.entry")
+
+
+_ELEMENTS: list[dict[str, Any]] = [
+    {"path": "X.a", "min": 0, "max": "*"},
+    {"path": "X.a", "min": 2, "max": "1"},
+    {"path": "X.a", "min": 1, "max": "3"},
+    {"path": "X.a", "min": 1, "max": "many"},
+    {"path": "X.a", "max": "1"},
+    {"path": "X.a", "type": [{"code": "string"}, {"code": "string"}]},
+    {"path": "X.a", "type": [{"code": "Reference", "targetProfile": ["http://x/P"]}]},
+    {"path": "X.a", "constraint": [{"key": "a-1"}, {"key": "a-1"}]},
+    {"path": "X.a", "constraint": [{"key": "a-1"}, {"key": "a-2"}]},
+    {"path": "X.a", "isModifier": True},
+    {"path": "X.a", "isModifier": True, "isModifierReason": "why"},
+    {"path": "X.a", "isModifier": False},
+    {"path": "X.a", "binding": {"strength": "required"}, "type": [{"code": "boolean"}]},
+    {"path": "X.a", "binding": {"strength": "required"}, "type": [{"extension": []}]},
+]
+_TYPES: list[dict[str, Any]] = [
+    {"code": "Reference", "targetProfile": ["http://x/P"]},
+    {"code": "string", "targetProfile": ["http://x/P"]},
+    {"code": "string"},
+    {"targetProfile": ["http://x/P"]},
+]
+_BINDINGS: list[dict[str, Any]] = [
+    {"strength": "required", "valueSet": "http://x/vs"},
+    {"strength": "required", "valueSet": "ftp://x/vs"},
+    {"strength": "required", "valueSet": "urn:oid:1.2"},
+    {"strength": "example"},
+]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"question": "q", "operator": "exists", "answerBoolean": True},
+        {"question": "q", "operator": "exists", "answerString": "x"},
+        {"question": "q", "operator": "=", "answerString": "x"},
+    ],
+)
+def test_que7_reads_a_fhir_boolean_as_boolean(item: dict[str, Any]) -> None:
+    native = NATIVE["que-7"][1]
+    assert native(item, item) is ("answerBoolean" in item or item["operator"] != "exists")
+
+
+def test_fhirpath_string_escapes_are_read_before_the_regex() -> None:
+    eld19 = r"path.matches('[^\\s\\.,:;\\\'\"\\/|?!@#$%&*()\\[\\]{}]{1,64}(\\.[^\\s\\.]{1,64})*')"
+    fn = _matches_native(eld19)
+    assert fn is not None
+    assert fn({"path": "Observation.value[x]"}, None) is True
+    assert fn({"path": " "}, None) is False
+    assert unescape_string(r"a\\d\'\u0041\d") == "a\\d'A\\d"
+
+
+_ROOT_ELEMENT = {"id": "X", "path": "X"}
+_SDS: list[dict[str, Any]] = [
+    {"resourceType": "StructureDefinition", "snapshot": {"element": [_ROOT_ELEMENT]}},
+    {
+        "resourceType": "StructureDefinition",
+        "differential": {"element": [{**_ROOT_ELEMENT, "label": "x"}]},
+    },
+    {
+        "resourceType": "StructureDefinition",
+        "snapshot": {"element": [_ROOT_ELEMENT, {"path": "X.a", "code": [{"code": "c"}]}]},
+    },
+    {
+        "resourceType": "StructureDefinition",
+        "snapshot": {"element": [{**_ROOT_ELEMENT, "requirements": "r"}]},
+    },
+]
+_CONTAINS: list[dict[str, Any]] = [
+    {"code": "a"},
+    {"abstract": True},
+    {"abstract": False},
+    {"display": "no code"},
+    {"code": "a", "abstract": False},
+]
+
+
+_ELEMENT_KEYS = ["eld-2", "eld-11", "eld-13", "eld-14", "eld-18"]
+
+
+@pytest.mark.parametrize(
+    ("key", "type_path", "samples"),
+    [
+        *[(key, "ElementDefinition", _ELEMENTS) for key in _ELEMENT_KEYS],
+        ("eld-17", "ElementDefinition.type", _TYPES),
+        ("eld-12", "ElementDefinition.binding", _BINDINGS),
+        ("sdf-9", "StructureDefinition", _SDS),
+        ("vsd-9", "ValueSet.expansion.contains", _CONTAINS),
+    ],
+)
+def test_conformance_natives_agree_with_fhirpathpy(
+    key: str, type_path: str, samples: list[dict[str, Any]]
+) -> None:
+    expression, native = NATIVE[key]
+    for focus in samples:
+        assert native(focus, focus) is _fhirpath(expression, focus, type_path), focus

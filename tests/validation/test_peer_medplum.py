@@ -50,7 +50,11 @@ def _explanations() -> dict[str, Any]:
 
 
 def _profile_case(case: dict[str, Any], data: dict[str, Any]) -> bool:
-    return "profile" in case or case["id"].split("::")[0] in (data.get("profile_files") or [])
+    return (
+        "profile" in case
+        or "infer_profiles" in case
+        or case["id"].split("::")[0] in (data.get("profile_files") or [])
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

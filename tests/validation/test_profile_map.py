@@ -1,5 +1,6 @@
 """The profile map (mappings/profile-map.yaml): every example of profiles/package, stripped of its
-meta.profile, is assigned the profile it declares whenever the map has a rule for its type."""
+meta.profile, is assigned the profile it declares whenever the map has a rule for its type, but
+only when asked (``infer``): by default a resource is checked against what it claims."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ MAPPED_EXAMPLES = [p for p in EXAMPLES if json.loads(p.read_text())["resourceTyp
 def test_map_assigns_the_declared_profile(path: Path) -> None:
     resource = json.loads(path.read_text())
     declared = resource.pop("meta")["profile"]
-    assert default_validator().profiles_for(resource) == declared
+    assert default_validator().profiles_for(resource, infer=True) == declared
+    assert default_validator().profiles_for(resource) == []
 
 
 def test_only_the_known_ambiguous_types_are_left_to_meta_profile() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from adapter.fhir import PROFILE_MRD, PROFILE_PATIENT
 from adapter.packagecache import core_package_dir
-from adapter.validation import PROFILES_PACKAGE, Options, Registry, default_validator
+from adapter.validation import PROFILES_PACKAGE, Options, Registry, Validator, default_validator
 
 from .conftest import ROOT
 
+EXAMPLES = ROOT / "profiles" / "package" / "example"
 MRD_EXAMPLE = (
     ROOT / "profiles" / "package" / "example" / "Observation-ball-mrd-observation-example.json"
 )
@@ -110,3 +111,21 @@ def test_profile_of_another_type() -> None:
 
 def test_default_validator_is_cached() -> None:
     assert default_validator() is default_validator()
+
+
+def test_a_target_profile_not_loaded_is_not_guessed_from_its_url() -> None:
+    """mCODE's targets name US Core profiles: without US Core their type is unknown, so a
+    reference is not rejected (it was: 'us-core-patient' taken for a resource type)."""
+    validator = Validator.load([PROFILES_PACKAGE])
+    sd = json.loads((PROFILES_PACKAGE / "StructureDefinition-ball-specimen.json").read_text())
+    sd["url"] = "https://example.org/StructureDefinition/specimen-elsewhere"
+    unknown = "https://example.org/StructureDefinition/us-core-patient"
+    for element in sd["snapshot"]["element"]:
+        for t in element.get("type", []):
+            if t.get("targetProfile") == [PROFILE_PATIENT]:
+                t["targetProfile"] = [unknown]
+    validator.registry.add_resource(sd)
+    specimen = json.loads((EXAMPLES / "Specimen-ball-specimen-example.json").read_text())
+    issues = validator.validate(specimen, [sd["url"]])
+    assert not [i.to_text() for i in issues if i.is_error]
+    assert any(i.rule == "profile-unknown" and unknown in i.diagnostics for i in issues)

@@ -58,9 +58,7 @@ class ReportMapping(CodeMapping):
         report["category"] = self.parts.concepts(V2_0074, "LAB", "Laboratory")
         code = self._cwe(obr, 4)
         if code is None:
-            code = concept(
-                BALL_CONCEPTS, "lab-results-report", "Laboratory results for one specimen"
-            )
+            code = concept(BALL_CONCEPTS, "lab-results-report", "Laboratory results report")
             self.issue(
                 "warning",
                 "required",
