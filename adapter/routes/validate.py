@@ -189,9 +189,10 @@ async def validate_any(
     return await _validate(request, validator, Call(profiles=list(profile or []), mode=mode), None)
 
 
-@router.api_route(
-    "/{resource_type}/$validate", methods=["GET", "POST"], response_class=JSONResponse
-)
+@router.post("/{resource_type}/$validate", response_class=JSONResponse)
+@router.get(
+    "/{resource_type}/$validate", response_class=JSONResponse
+)  # a route per method: distinct OpenAPI operation ids
 async def validate_type(
     resource_type: str,
     request: Request,
@@ -204,9 +205,8 @@ async def validate_type(
     return await _validate_as(request, validator, call, resource_type)
 
 
-@router.api_route(
-    "/{resource_type}/{resource_id}/$validate", methods=["GET", "POST"], response_class=JSONResponse
-)
+@router.post("/{resource_type}/{resource_id}/$validate", response_class=JSONResponse)
+@router.get("/{resource_type}/{resource_id}/$validate", response_class=JSONResponse)
 async def validate_instance(
     resource_type: str,
     resource_id: str,
