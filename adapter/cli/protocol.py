@@ -25,6 +25,7 @@ from adapter.protocol import evaluate, load_protocols_from_folder
 from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
+from adapter.report.course_html import course_html_files
 
 
 def gene_knowledge() -> Knowledge:
@@ -131,6 +132,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    if args.html:
+        try:
+            pages = course_html_files(bundle, protocols, as_of, args.protocol, Path(args.html))
+        except UsageError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
+        write_pages(pages)
     if args.format == "json":
         doc = {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -138,6 +146,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(_render_text(evaluations, as_of))
     has_error = any(f.severity == "error" for e in evaluations for f in e.findings)
     return 1 if has_error else 0
+
+
+def write_pages(pages: dict[Path, str]) -> None:
+    """Write HTML pages, saying where on stderr."""
+    for path, text in pages.items():
+        path.write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {path}\n")
 
 
 def evaluate_paths(
@@ -193,6 +208,12 @@ def register(subparsers: Any) -> None:
         "of the bundle, else the as-of date)",
     )
     ev.add_argument("--format", choices=("text", "json"), default="text")
+    ev.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write the patient course page (self-contained HTML; one file per patient "
+        "named OUT-<patient>.html when the Bundle holds several, course-<patient>.html in a folder)",
+    )
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(
         "cohort", help="Table-1 / Table-3 counts over many patients (protocol.md section 8)"
