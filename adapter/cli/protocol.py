@@ -211,8 +211,8 @@ def register(subparsers: Any) -> None:
     ev.add_argument(
         "--html",
         metavar="OUT.html",
-        help="also write the patient course page (self-contained HTML; one file per patient "
-        "named OUT-<patient>.html when the Bundle holds several, course-<patient>.html in a folder)",
+        help="also write the patient course page (self-contained HTML); several patients: "
+        "OUT-<patient>.html each, or course-<patient>.html when OUT is a folder",
     )
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(

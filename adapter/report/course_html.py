@@ -136,15 +136,18 @@ def _timeline(p: CoursePage) -> str:
     top = 18
     for d in x.ticks():
         out.append(line(x(d), top, x(d), 420, "stroke:#eee"))
-        out.append(text(x(d), top - 4, d.strftime("%Y-%m") if d.month != 1 else str(d.year),
-                        "middle"))  # fmt: skip
+        out.append(
+            text(x(d), top - 4, d.strftime("%Y-%m") if d.month != 1 else str(d.year), "middle")
+        )
     # phases band
     out.append(text(LEFT - 8, 48, "phases", "end"))
     for ph in p.phases:
         if ph.end < p.start:
             continue
-        x0, x1 = x(max(ph.start, p.start)), x(ph.end + dt.timedelta(days=1) if ph.end < p.end
-                                              else p.end)  # fmt: skip
+        x0, x1 = (
+            x(max(ph.start, p.start)),
+            x(ph.end + dt.timedelta(days=1) if ph.end < p.end else p.end),
+        )
         out.append(
             f'<g class="phase" data-kind="{esc(ph.kind)}"><title>{esc(ph.label)}: {ph.start} to '
             f"{ph.end}</title>"
@@ -221,11 +224,11 @@ def _lab_panel(p: CoursePage, x: Dates, top: float) -> str:
                 WIDTH - RIGHT,
                 y(ln.fraction),
                 f"stroke:#000;stroke-width:1.2{dash}",
-            )  # fmt: skip
+            )
             + text(WIDTH - RIGHT - 2, y(ln.fraction) - 3, f"{ln.label} {ln.fraction:g}", "end")
             + "</g>"
         )
-    for series, (label, colour) in SERIES.items():
+    for series, (_, colour) in SERIES.items():
         pts = [lp for lp in p.labs if lp.series == series and p.start <= lp.date <= p.end]
         if len(pts) > 1:
             path = " ".join(f"{x(lp.date)},{y(lp.fraction)}" for lp in pts)
@@ -321,13 +324,18 @@ def _dose_chart(n: int, days: list[DoseDay]) -> str:
     out.append(line(LEFT, bottom, WIDTH - RIGHT, bottom, "stroke:#333"))
     out.append(text(LEFT - 8, bottom + 14, "course day", "end"))
     lx = LEFT + 10
-    out.append(line(lx, height - 12, lx + 24, height - 12,
-                    "stroke:#000;stroke-width:2;stroke-dasharray:6 3"))  # fmt: skip
+    out.append(
+        line(
+            lx, height - 12, lx + 24, height - 12, "stroke:#000;stroke-width:2;stroke-dasharray:6 3"
+        )
+    )
     out.append(text(lx + 30, height - 8, "planned"))
     out.append(f'<rect x="{lx + 90}" y="{height - 18}" width="12" height="12" fill="#6baed6"/>')
     out.append(text(lx + 106, height - 8, "given"))
-    out.append(f'<rect x="{lx + 150}" y="{height - 18}" width="12" height="12" '
-               f'fill="url(#{pid})" stroke="#333"/>')  # fmt: skip
+    out.append(
+        f'<rect x="{lx + 150}" y="{height - 18}" width="12" height="12" '
+        f'fill="url(#{pid})" stroke="#333"/>'
+    )
     out.append(text(lx + 166, height - 8, "D deviation   M missed   I interrupted"))
     flagged = [d for d in days if d.marks]
     desc = (
@@ -349,7 +357,7 @@ def _dose_chart(n: int, days: list[DoseDay]) -> str:
             f"Course {n}: blinatumomab planned vs given",
             desc,
             "".join(out),
-        )  # fmt: skip
+        )
         + "</figure>"
     )
 
@@ -385,10 +393,14 @@ def _dose_table(n: int, days: list[DoseDay]) -> str:
 
 def _phase_table(p: CoursePage) -> str:
     rows = (
-        [esc(ph.label), str(ph.start), str(ph.end),
-         esc(f"{ph.marker_label} ({ph.marker})") if ph.marker else ""]
+        [
+            esc(ph.label),
+            str(ph.start),
+            str(ph.end),
+            esc(f"{ph.marker_label} ({ph.marker})") if ph.marker else "",
+        ]
         for ph in p.phases
-    )  # fmt: skip
+    )
     return table(("phase", "from", "to", "marked day"), rows, "Phases", attrs='id="phase-table"')
 
 
@@ -397,8 +409,7 @@ def _event_table(events: Iterable[Event]) -> str:
         [str(e.date), f"{EVENT_ROWS[e.kind][2]} {esc(e.label)}", f"<code>{esc(e.evidence)}</code>"]
         for e in events
     )
-    return table(("date", "treatment", "record"), rows, "Treatment days",
-                 attrs='id="event-table"')  # fmt: skip
+    return table(("date", "treatment", "record"), rows, "Treatment days", attrs='id="event-table"')
 
 
 def _lab_table(labs: Iterable[LabPoint]) -> str:
@@ -432,7 +443,7 @@ def _findings(p: CoursePage) -> str:
                 str(f.rule),
                 f"<code>{esc(f.code)}</code>",
                 esc(f.message)
-                + (f"<br><small>parameters: {esc(params)}</small>" if params else ""),  # fmt: skip
+                + (f"<br><small>parameters: {esc(params)}</small>" if params else ""),
                 esc(f.source),
                 "<br>".join(f"<code>{esc(e)}</code>" for e in f.evidence),
             ]
@@ -443,6 +454,6 @@ def _findings(p: CoursePage) -> str:
             ("severity", "rule", "code", "finding", "source", "evidence"),
             rows,
             attrs='id="findings-table"',
-        )  # fmt: skip
+        )
         + "</section>"
     )

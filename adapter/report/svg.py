@@ -1,4 +1,5 @@
-"""Inline SVG building blocks: scales (dates, linear, log) and a chart frame with a text alternative.
+"""Inline SVG building blocks: scales (dates, linear, log) and a chart frame with a text
+alternative.
 
 Every chart is ``<svg role="img" aria-labelledby="...">`` with a ``<title>`` and a ``<desc>``
 (WAI-ARIA graphics: the accessible name and description), so a screen reader gets the chart's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.report.htmlcheck import Page, external_references
 from tests.report.test_course_data import AS_OF, example, mrd, page_of, with_resources
 
 
-def rendered(bundle: dict | None = None) -> Page:
+def rendered(bundle: dict[str, Any] | None = None) -> Page:
     return Page(render_course_page(page_of(bundle or example())))
 
 
