@@ -36,7 +36,7 @@ async def patient_timeline(
     patient_id: str,
     request: Request,
     protocols: Protocols,
-    asOf: str | None = None,  # noqa: N803 - the FHIR-style parameter name
+    asOf: str | None = None,
     protocol: str | None = None,
 ) -> Response:
     """The course page of one patient of the posted Bundle."""
