@@ -25,7 +25,9 @@ from adapter.protocol import evaluate, load_protocols_from_folder
 from adapter.protocol.cohort import outcomes_table, patients_table, render_csv_rows, render_text
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
+from adapter.report.cohort_html import render_cohort_report
 from adapter.report.course_html import course_html_files
+from adapter.report.survival import cohort_survival
 
 
 def gene_knowledge() -> Knowledge:
@@ -165,14 +167,26 @@ def evaluate_paths(
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
+    survival = None
     try:
         protocols = load_content(args.content)
         as_of = args.as_of or dt.date.today()
-        evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
+        if args.table == "survival" or args.html:
+            survival = cohort_survival(iter_bundles(args.paths), protocols, as_of, args.protocol)
+            evaluations = survival.evaluations
+        else:
+            evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    table = patients_table(evaluations) if args.table == "patients" else outcomes_table(evaluations)
+    if args.html and survival is not None:
+        write_pages({Path(args.html): render_cohort_report(survival, as_of)})
+    if args.table == "survival" and survival is not None:
+        table = survival.table()
+    elif args.table == "patients":
+        table = patients_table(evaluations)
+    else:
+        table = outcomes_table(evaluations)
     if args.format == "json":
         sys.stdout.write(json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -220,6 +234,12 @@ def register(subparsers: Any) -> None:
     )
     co.add_argument("paths", metavar="PATH", nargs="+", help="Bundle .json, .ndjson, or folders")
     _common(co)
-    co.add_argument("--table", choices=("patients", "outcomes"), default="patients")
+    co.add_argument("--table", choices=("patients", "outcomes", "survival"), default="patients")
+    co.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write the cohort report: Tables 1 and 3, Kaplan-Meier OS/EFS and CIR curves "
+        "with numbers at risk (self-contained HTML)",
+    )
     co.add_argument("--format", choices=("text", "json", "csv"), default="text")
     co.set_defaults(handler=cmd_cohort)
