@@ -4,7 +4,8 @@
    writes ``<job>.bundle.json`` and ``<job>.outcome.json`` (every issue, rejected records kept);
 2. validates every Bundle against base R4 and our profiles (``adapter.validation``);
 3. joins the mapped resources into one collection Bundle (``all.bundle.json``) and runs the
-   protocol logic on it per patient (``evaluation.json``),
+   protocol logic on it per patient (``evaluation.json``) and writes each patient's course page
+   (``course-<patient>.html``, :mod:`adapter.report`),
 then prints one summary: records read / mapped / rejected and validation errors per source, and
 the protocol findings per patient.
 """
@@ -27,6 +28,7 @@ from adapter.fhir import Resource
 from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.protocol import evaluate
+from adapter.report.course_html import course_html_files
 from adapter.sources.site import load_site
 from adapter.validation import default_validator
 
@@ -153,6 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         out / "evaluation.json",
         {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]},
     )
+    pages = course_html_files(combined, load_content(None), as_of, None, out)
+    for path, html in pages.items():
+        path.write_text(html, encoding="utf-8")
     names = _patient_names(combined)
     sys.stdout.write(f"\nProtocol findings as of {as_of} ({len(evaluations)} patients):\n")
     for ev in evaluations:
@@ -166,7 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
     sys.stdout.write(
         f"\nBundles: {out}/<job>.bundle.json (all resources: {out}/all.bundle.json); issues and "
-        f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json\n"
+        f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json; course "
+        f"pages: {', '.join(str(p) for p in pages) or 'none'}\n"
     )
     return 0
 

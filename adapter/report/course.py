@@ -118,6 +118,8 @@ class CoursePage:
     """Everything one patient's course page shows."""
 
     patient: str
+    #: the Patient's resource id, and the value of its first identifier (else ``patient``)
+    patient_id: str
     name: str
     protocol: str
     protocol_title: str
@@ -182,6 +184,7 @@ def course_page(ctx: Ctx, findings: list[Finding]) -> CoursePage:
     ident = (facts.patient.get("identifier") or [{}])[0].get("value")
     return CoursePage(
         patient=facts.ref,
+        patient_id=str(facts.patient.get("id", "")),
         name=str(ident or facts.ref),
         protocol=ctx.protocol.id,
         protocol_title=ctx.protocol.title,

@@ -56,13 +56,15 @@ def course_html_files(
     pages = course_pages(bundle, protocols, as_of, protocol_id)
     files: dict[Path, str] = {}
     for p in pages:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", p.name).strip("_") or "patient"
+        safe = re.sub(r"[^\w.-]+", "_", p.name).strip("_.-") or "patient"
         if out.is_dir():
             path = out / f"course-{safe}.html"
         elif len(pages) == 1:
             path = out
         else:
             path = out.with_name(f"{out.stem}-{safe}.html")
+        if path in files:  # two names alike once made safe: tell them apart by resource id
+            path = path.with_name(f"{path.stem}-{p.patient_id or len(files)}.html")
         files[path] = render_course_page(p)
     return files
 

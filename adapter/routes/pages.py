@@ -54,10 +54,7 @@ async def patient_timeline(
         pages = course_pages(bundle, protocols, as_of, protocol)
     except UsageError as exc:
         return outcome(400, "invalid", str(exc))
-    hit = next(
-        (p for p in pages if patient_id in (p.patient.split("/")[-1], p.name)),
-        None,
-    )
+    hit = next((p for p in pages if patient_id in (p.patient_id, p.name)), None)
     if hit is None:
         return outcome(404, "not-found", f"no Patient {patient_id!r} in the posted Bundle")
     return HTMLResponse(render_course_page(hit), headers={"Content-Security-Policy": CSP})

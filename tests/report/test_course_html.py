@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,20 @@ def test_cli_evaluate_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixt
     page = Page(out.read_text(encoding="utf-8"))
     assert "Course of EX-0001" in page.text
     assert "mrd-positive" in captured.out
+
+
+def test_main_job_writes_a_course_page_per_patient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(ROOT / "examples" / "manifest.yaml"), "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))
+    pages = sorted(tmp_path.glob("course-*.html"))
+    assert len(pages) == len(evaluation["patients"])
+    names = {p.name for p in pages}
+    assert "course-P-0001.html" in names
+    assert "course-Р-1001.html" in names  # the identifier as written (Cyrillic Р)
+    treated = Page((tmp_path / "course-P-0001.html").read_text(encoding="utf-8"))
+    assert "Course of P-0001" in treated.text
+    assert len(treated.find("svg", id="dose-chart-1")) == 1
+    assert f"{tmp_path}/course-P-0001.html" in output
