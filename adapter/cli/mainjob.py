@@ -5,7 +5,7 @@
 2. validates every Bundle against base R4 and our profiles (``adapter.validation``);
 3. joins the mapped resources into one collection Bundle (``all.bundle.json``) and runs the
    protocol logic on it per patient (``evaluation.json``) and writes each patient's course page
-   (``course-<patient>.html``, :mod:`adapter.report`),
+   (``course-<patient>.html``) and the cohort report (``cohort.html``, :mod:`adapter.report`),
 then prints one summary: records read / mapped / rejected and validation errors per source, and
 the protocol findings per patient.
 """
@@ -28,7 +28,9 @@ from adapter.fhir import Resource
 from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.protocol import evaluate
+from adapter.report.cohort_html import render_cohort_report
 from adapter.report.course_html import course_html_files
+from adapter.report.survival import cohort_survival
 from adapter.sources.site import load_site
 from adapter.validation import default_validator
 
@@ -156,6 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]},
     )
     pages = course_html_files(combined, load_content(None), as_of, None, out)
+    survival = cohort_survival([combined], load_content(None), as_of)
+    pages[out / "cohort.html"] = render_cohort_report(survival, as_of)
     for path, html in pages.items():
         path.write_text(html, encoding="utf-8")
     names = _patient_names(combined)
@@ -172,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"\nBundles: {out}/<job>.bundle.json (all resources: {out}/all.bundle.json); issues and "
         f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json; course "
-        f"pages: {', '.join(str(p) for p in pages) or 'none'}\n"
+        f"pages and cohort report: {', '.join(str(p) for p in pages)}\n"
     )
     return 0
 

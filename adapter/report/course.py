@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from adapter.fhir import Resource
 from adapter.protocol import Finding, Protocol
@@ -135,21 +134,6 @@ class CoursePage:
     findings: tuple[Finding, ...]
     #: what could not be drawn, and why
     notes: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["findings"] = [f.to_json() for f in self.findings]
-        return _iso(out)  # type: ignore[no-any-return]
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _iso(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_iso(v) for v in value]
-    return value
 
 
 def course_pages(

@@ -91,22 +91,16 @@ class Estimate:
             value, se = v, s
         return value, se
 
+    def reaches(self, years: float = HORIZON_YEARS) -> bool:
+        """Whether anyone of the group is followed up to the landmark (else no estimate there)."""
+        return self.last_day >= years * YEAR_DAYS
+
     def landmark(self, years: float = HORIZON_YEARS) -> str:
-        """``45±8 %`` at the landmark, as [V23] prints it."""
+        """``45±8 %`` at the landmark, as [V23] prints it; ``–`` when follow-up ends before."""
+        if not self.reaches(years):
+            return f"– (follow-up < {years:g} y)"
         value, se = self.at(years * YEAR_DAYS)
         return f"{round(value * 100)}±{round(se * 100)} %"
-
-    def to_json(self) -> dict[str, Any]:
-        value, se = self.at(HORIZON_YEARS * YEAR_DAYS)
-        return {
-            "endpoint": self.endpoint,
-            "group": self.group,
-            "n": self.n,
-            "events": self.events,
-            f"at{HORIZON_YEARS}Years": {"estimate": value, "se": se, "text": self.landmark()},
-            "atRisk": dict(zip((f"{y}y" for y in AT_RISK_YEARS), self.at_risk, strict=True)),
-            "steps": [list(s) for s in self.steps],
-        }
 
 
 def subject_of(e: Evaluated, non_response: NonResponse = CIR_NON_RESPONSE) -> Subject | None:
@@ -265,20 +259,6 @@ class CohortSurvival:
             totals,
             tuple(rows),
         )
-
-    def to_json(self) -> dict[str, Any]:
-        columns = [g for _, gs in self.groupings() for g in gs]
-        return {
-            "cirNonResponse": self.non_response,
-            "noRelapseDate": self.no_origin,
-            "notAssessable": self.not_assessable,
-            "estimates": [
-                est.to_json()
-                for endpoint, _ in ENDPOINTS
-                for g in columns
-                if (est := self.estimate(endpoint, g)) is not None
-            ],
-        }
 
 
 def cohort_survival(

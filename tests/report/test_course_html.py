@@ -132,3 +132,6 @@ def test_main_job_writes_a_course_page_per_patient(
     assert "Course of P-0001" in treated.text
     assert len(treated.find("svg", id="dose-chart-1")) == 1
     assert f"{tmp_path}/course-P-0001.html" in output
+    cohort = Page((tmp_path / "cohort.html").read_text(encoding="utf-8"))
+    assert f"{len(pages)} patients" in cohort.text
+    assert len(cohort.find("g", class_="curve", data_endpoint="os", data_group="all")) == 1

@@ -67,9 +67,12 @@ def test_cumulative_incidence_without_competing_events_is_one_minus_km_with_its_
 
 
 def test_landmark_printed_like_the_paper() -> None:
-    est = Estimate("os", "all", 109, 50, ((0.0, 1.0, 0.0), (900.0, 0.451, 0.0804)), (109,) * 6)
-    assert est.landmark() == "45±8 %"
-    assert Estimate("os", "all", 1, 0, ((0.0, 1.0, 0.0),), (1,) * 6).landmark() == "100±0 %"
+    steps = ((0.0, 1.0, 0.0), (900.0, 0.451, 0.0804))
+    assert Estimate("os", "all", 109, 50, steps, (109,) * 6, 1100.0).landmark() == "45±8 %"
+    assert Estimate("os", "all", 1, 0, ((0.0, 1.0, 0.0),), (1,) * 6, 1096).landmark() == "100±0 %"
+    # nobody followed up to 3 years: no 3-year figure rather than the last value carried on
+    short = Estimate("os", "all", 109, 50, steps, (109,) * 6, 1000.0)
+    assert short.landmark() == "– (follow-up < 3 y)"
 
 
 def cohort() -> list[Spec]:
