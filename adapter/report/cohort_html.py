@@ -63,8 +63,8 @@ def _notes(cs: CohortSurvival) -> str:
         f"CIR: relapse is the event, death in induction or in remission competes; "
         f"non-responders: {esc(cs.non_response)} (report parameter CIR_NON_RESPONSE, a "
         "ball-fhir choice: protocol.md is silent).",
-        f"±SE: Greenwood (OS, EFS) and Aalen-Johansen delta-method (CIR), lifelines; "
-        f"{HORIZON_YEARS}-year figures printed as in [V23].",
+        "±SE: Greenwood (OS, EFS) and the Greenwood-type variance of the Aalen-Johansen fit "
+        f"(CIR), lifelines; {HORIZON_YEARS}-year figures printed as in [V23].",
     ]
     if cs.no_origin:
         items.append(f"Left out (no relapse diagnosis date): {esc(', '.join(cs.no_origin))}.")

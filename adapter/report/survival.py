@@ -18,11 +18,14 @@ patient (:mod:`adapter.report.evaluated`):
 
 Estimators come from lifelines: Kaplan-Meier (``KaplanMeierFitter``) for OS and EFS with
 Greenwood's standard error computed from its event table, and Aalen-Johansen
-(``AalenJohansenFitter``, with its delta-method variance) for the CIR.  lifelines breaks tied
+(``AalenJohansenFitter``, with its Greenwood-type variance) for the CIR.  lifelines breaks tied
 event times of the Aalen-Johansen fit by a tiny random jitter; we seed it, so figures are
 repeatable, and put each step back on its whole day: with day-resolution times the estimate at
 the end of a day does not depend on the order of that day's events.  Figures at
-:data:`HORIZON_YEARS` are printed as the paper prints them ("45±8 %").
+:data:`HORIZON_YEARS` are printed as the paper prints them ("45±8 %"), and not at all when nobody
+of the group is followed up that long.  lifelines (with pandas and scipy) takes seconds to import
+(2.5 s measured with ``python -c "import lifelines"``), so it is imported where a fit runs, not
+when the command line starts.
 """
 
 from __future__ import annotations
@@ -174,12 +177,14 @@ def cumulative_incidence(group: str, data: Sequence[tuple[int, int]]) -> Estimat
         # "Tied event times were detected ... randomly jittered": expected with day data (module
         # docstring); the jitter is seeded
         warnings.filterwarnings("ignore", message=".*[Tt]ied event times.*")
-        # the jitter moves an event by up to 1e-5 either way: one on day 0 could land before
-        # the time origin, where the fit loses it; so fit on days + 1 and shift back below
+        # the jitter moves an event by up to its jitter_level (1e-4 day) either way: one on day 0
+        # could land before the time origin, where the fit loses it; so fit on days + 1 and shift
+        # back below
         aj.fit([t + 1 for t in times], [c for _, c in data], event_of_interest=1)
     cif = aj.cumulative_density_.iloc[:, 0]
     var = aj.variance_
-    # times are whole days moved by the jitter (< 1e-3 day): back to their day, last value kept
+    # times are whole days moved by the jitter (1e-4 day at most): back to their day, last value
+    # kept
     by_day: dict[int, tuple[float, float]] = {}
     for t, v in cif.items():
         by_day[max(round(float(t)) - 1, 0)] = (float(v), math.sqrt(max(float(var.loc[t]), 0.0)))

@@ -135,3 +135,12 @@ def test_main_job_writes_a_course_page_per_patient(
     cohort = Page((tmp_path / "cohort.html").read_text(encoding="utf-8"))
     assert f"{len(pages)} patients" in cohort.text
     assert len(cohort.find("g", class_="curve", data_endpoint="os", data_group="all")) == 1
+
+
+def test_a_patient_with_nothing_recorded_still_gets_a_page() -> None:
+    bare = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "Patient/p", "resource": {"resourceType": "Patient", "id": "p"}}]}  # fmt: skip
+    page = Page(render_course_page(page_of(bare)))
+    assert "No blinatumomab course recorded." in page.text
+    assert "no relapse diagnosis date" in page.text
+    assert [s.attrs["id"] for s in page.find("svg")] == ["timeline"]
