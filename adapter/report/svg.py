@@ -1,9 +1,9 @@
 """Inline SVG building blocks: scales (dates, linear, log) and a chart frame with a text
 alternative.
 
-Every chart is ``<svg role="img" aria-labelledby="...">`` with a ``<title>`` and a ``<desc>``
-(WAI-ARIA graphics: the accessible name and description), so a screen reader gets the chart's
-message; the page puts the data itself in a table beside it.
+Every chart is ``<svg role="img">`` named by its ``<title>`` (``aria-labelledby``) and described by
+its ``<desc>`` (``aria-describedby``), so a screen reader gets the chart's message; the page puts
+the data itself in a table beside it.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def chart(chart_id: str, width: int, height: int, title: str, desc: str, body: s
     return (
         f'<svg id="{esc(chart_id)}" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" xmlns="http://www.w3.org/2000/svg" '
-        f'aria-labelledby="{esc(chart_id)}-title {esc(chart_id)}-desc">'
+        f'aria-labelledby="{esc(chart_id)}-title" aria-describedby="{esc(chart_id)}-desc">'
         f'<title id="{esc(chart_id)}-title">{esc(title)}</title>'
         f'<desc id="{esc(chart_id)}-desc">{esc(desc)}</desc>{body}</svg>'
     )

@@ -75,6 +75,8 @@ async function main() {
         bodyMaxWidth: getComputedStyle(document.body).maxWidth,
       };
     });
+    // what assistive technology gets: roles and accessible names, as the browser computes them
+    out.ariaSnapshot = await page.locator("body").ariaSnapshot();
     await page.emulateMedia({ media: "print" });
     out.printMaxWidth = await page.evaluate(() => getComputedStyle(document.body).maxWidth);
     await page.emulateMedia({ media: "screen" });

@@ -101,4 +101,8 @@ def test_course_page_in_headless_chromium(tmp_path: Path) -> None:
     assert r["findings"] == [f.code for f in page_of(bundle).findings]
     assert r["bodyMaxWidth"] == "1040px"
     assert out["printMaxWidth"] == "none"  # the print CSS applies
+    aria = out["ariaSnapshot"]
+    assert 'img "Course timeline"' in aria  # the chart's accessible name: its <title>
+    assert 'img "Course 1: blinatumomab planned vs given"' in aria
+    assert "- table" in aria
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -35,8 +35,12 @@ def test_charts_have_text_alternatives() -> None:
     assert [s.attrs["id"] for s in svgs] == ["timeline", "dose-chart-1"]
     for svg in svgs:
         assert svg.attrs["role"] == "img"
-        ids = svg.attrs["aria-labelledby"].split()
-        assert [e.tag for e in page.elements if e.attrs.get("id") in ids] == ["title", "desc"]
+        named_by = [
+            e.tag for e in page.elements if e.attrs.get("id") == svg.attrs["aria-labelledby"]
+        ]
+        described_by = [e.tag for e in page.elements
+                        if e.attrs.get("id") == svg.attrs["aria-describedby"]]  # fmt: skip
+        assert (named_by, described_by) == (["title"], ["desc"])
     assert "day 15 deviation" in page.text  # the dose chart's description names the flags
     assert page.find("html")[0].attrs["lang"] == "en"
 
