@@ -227,7 +227,7 @@ def _lab_panel(p: CoursePage, x: Dates, top: float) -> str:
                 y(ln.fraction),
                 f"stroke:#000;stroke-width:1.2{dash}",
             )
-            + text(WIDTH - RIGHT - 2, y(ln.fraction) - 3, f"{ln.label} {ln.fraction:g}", "end")
+            + text(LEFT + 4, y(ln.fraction) - 3, f"{ln.label} {ln.fraction:g}")
             + "</g>"
         )
     for series, (_, colour) in SERIES.items():
