@@ -4,7 +4,8 @@
    writes ``<job>.bundle.json`` and ``<job>.outcome.json`` (every issue, rejected records kept);
 2. validates every Bundle against base R4 and our profiles (``adapter.validation``);
 3. joins the mapped resources into one collection Bundle (``all.bundle.json``) and runs the
-   protocol logic on it per patient (``evaluation.json``),
+   protocol logic on it per patient (``evaluation.json``) and writes each patient's course page
+   (``course-<patient>.html``) and the cohort report (``cohort.html``, :mod:`adapter.report`),
 then prints one summary: records read / mapped / rejected and validation errors per source, and
 the protocol findings per patient.
 """
@@ -29,6 +30,9 @@ from adapter.fhir import Resource
 from adapter.issues import UsageError, to_operation_outcome
 from adapter.mapping.bundle import MapResult
 from adapter.protocol import evaluate
+from adapter.report.cohort_html import render_cohort_report
+from adapter.report.course_html import course_html_files
+from adapter.report.survival import cohort_survival
 from adapter.sources.site import load_site
 from adapter.validation import default_validator
 
@@ -160,6 +164,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         out / "evaluation.json",
         {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]},
     )
+    pages = course_html_files(combined, load_content(None), as_of, None, out)
+    survival = cohort_survival([combined], load_content(None), as_of)
+    pages[out / "cohort.html"] = render_cohort_report(survival, as_of)
+    for path, html in pages.items():
+        write_atomic(path, html.encode("utf-8"))
     names = _patient_names(combined)
     sys.stdout.write(f"\nProtocol findings as of {as_of} ({len(evaluations)} patients):\n")
     for ev in evaluations:
@@ -174,7 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sys.stdout.write(f"    [{finding.severity}] {finding.code}: {finding.message}\n")
     sys.stdout.write(
         f"\nBundles: {out}/<job>.bundle.json (all resources: {out}/all.bundle.json); issues and "
-        f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json\n"
+        f"rejected records: {out}/<job>.outcome.json; findings: {out}/evaluation.json; course "
+        f"pages and cohort report: {', '.join(str(p) for p in pages)}\n"
     )
     if +problems:  # exit 1, as README says, and say why
         found = ", ".join(f"{n} {what}" for what, n in problems.items() if n)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.output import write_atomic
 from adapter.datafiles import mappings_dir
 from adapter.fhir import Resource
 from adapter.iscn import Knowledge, load_knowledge
@@ -32,6 +33,9 @@ from adapter.protocol.cohort import (
 )
 from adapter.protocol.content import Protocol, default_content_dir
 from adapter.protocol.model import PatientEvaluation
+from adapter.report.cohort_html import render_cohort_report
+from adapter.report.course_html import course_html_files
+from adapter.report.survival import cohort_survival
 
 
 def gene_knowledge() -> Knowledge:
@@ -138,6 +142,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    if args.html:
+        try:
+            pages = course_html_files(bundle, protocols, as_of, args.protocol, Path(args.html))
+        except UsageError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
+        write_pages(pages)
     if args.format == "json":
         doc = {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -150,6 +161,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if has_error else 0
 
 
+def write_pages(pages: dict[Path, str]) -> None:
+    """Write HTML pages, saying where on stderr."""
+    for path, text in pages.items():
+        write_atomic(path, text.encode("utf-8"))
+        sys.stderr.write(f"wrote {path}\n")
+
+
 def evaluate_paths(
     paths: Iterable[str], protocols: dict[str, Protocol], as_of: dt.date, protocol: str | None
 ) -> list[PatientEvaluation]:
@@ -160,18 +178,28 @@ def evaluate_paths(
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
+    survival = None
     try:
         protocols = load_content(args.content)
         as_of = args.as_of or dt.date.today()
-        evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
+        if args.table == "survival" or args.html:
+            survival = cohort_survival(iter_bundles(args.paths), protocols, as_of, args.protocol)
+            evaluations = survival.evaluations
+        else:
+            evaluations = evaluate_paths(args.paths, protocols, as_of, args.protocol)
         unknown = [e.patient for e in evaluations if e.first("unknown-protocol")]
         if unknown:
             raise UsageError(f"protocol not loaded for {', '.join(unknown)}")
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    tables = {"patients": patients_table, "strata": strata_table, "outcomes": outcomes_table}
-    table = tables[args.table](evaluations)
+    if args.html and survival is not None:
+        write_pages({Path(args.html): render_cohort_report(survival, as_of)})
+    if args.table == "survival" and survival is not None:
+        table = survival.table()
+    else:
+        tables = {"patients": patients_table, "strata": strata_table, "outcomes": outcomes_table}
+        table = tables[args.table](evaluations)
     if args.format == "json":
         sys.stdout.write(json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -212,6 +240,12 @@ def register(subparsers: Any) -> None:
         default="text",
         help="findings as readable lines or as JSON (default: text)",
     )
+    ev.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write the patient course page (self-contained HTML); several patients: "
+        "OUT-<patient>.html each, or course-<patient>.html when OUT is a folder",
+    )
     ev.set_defaults(handler=cmd_evaluate)
     co = subparsers.add_parser(
         "cohort", help="Table 1 / 2 / 3 counts over many patients (protocol.md section 8)"
@@ -220,9 +254,16 @@ def register(subparsers: Any) -> None:
     _common(co)
     co.add_argument(
         "--table",
-        choices=("patients", "strata", "outcomes"),
+        choices=("patients", "strata", "outcomes", "survival"),
         default="patients",
-        help="Table 1 (patients), Table 2 (risk strata by protocol group), Table 3 (outcomes)",
+        help="Table 1 (patients), Table 2 (risk strata by protocol group), Table 3 (outcomes), "
+        "survival (Kaplan-Meier OS/EFS and CIR, 3-year figures)",
+    )
+    co.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="also write the cohort report: Tables 1 and 3, Kaplan-Meier OS/EFS and CIR curves "
+        "with numbers at risk (self-contained HTML)",
     )
     co.add_argument(
         "--format",
