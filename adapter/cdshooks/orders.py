@@ -5,7 +5,8 @@ The protocol engine checks doses *given*: rule 4 (adapter/protocol/rules/dosing.
 thinnest adapter onto it: every draft order is written as the administration it would become
 (same medication, dose rate, route and extensions, the period the order asks for), added to the
 patient's prefetched record and evaluated with :func:`adapter.protocol.evaluate` as of the day
-the order starts.  The findings whose evidence is that administration, and the course-level
+the order starts (a draft without a course number gets the course it falls in, see
+:func:`_number_courses`).  The findings whose evidence is that administration, and the course-level
 dose findings of its course, are the order's findings; the dose-plan rows of the days it covers
 give the corrected rate when they agree on one value.
 
@@ -28,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapter.fhir import RXNORM, SNOMED, UCUM, Resource, concept, unique_id
+from adapter.fhir import RXNORM, SNOMED, UCUM, Resource, concept, sd_url, unique_id
 from adapter.protocol import Protocol, evaluate
 from adapter.protocol.bundle import BundleIndex, codings, parse_instant, quantity
 from adapter.protocol.facts import (
@@ -37,14 +38,18 @@ from adapter.protocol.facts import (
     SCT_BASIS_BSA,
     SCT_BASIS_FIXED,
 )
-from adapter.protocol.model import Finding
+from adapter.protocol.model import Finding, PatientEvaluation
 from adapter.protocol.rules.dosing import UCUM_PER_M2
 
 #: course-level dose findings that concern every order of the course
 COURSE_LEVEL = ("dose-plan-not-derivable", "dose-weight-at-boundary")
 #: findings about the order's dose that a plan value can correct
 CORRECTABLE = ("dose-deviation", "dose-deviation-per-m2", "dose-unit-mismatch")
+#: findings that make any correction ambiguous (the sources differ at exactly the boundary)
+AMBIGUOUS = ("dose-weight-at-boundary",)
 DAY = dt.timedelta(days=1)
+#: the course-number extension of our MedicationAdministration profile (contract.md)
+EXT_COURSE_NUMBER = sd_url("ball-course-number")
 
 
 @dataclass
@@ -221,6 +226,39 @@ def _last_course(findings: Sequence[Finding]) -> int | None:
     return max((c for c in courses if isinstance(c, int)), default=None)
 
 
+def _patient_evaluation(
+    bundle: Resource, protocols: Mapping[str, Protocol], patient_id: str, as_of: dt.date
+) -> PatientEvaluation | None:
+    return next(
+        (e for e in evaluate(bundle, protocols, as_of) if e.patient == f"Patient/{patient_id}"),
+        None,
+    )
+
+
+def _number_courses(orders: Sequence[DraftOrder], findings: Sequence[Finding]) -> None:
+    """Give each draft without a course number the course it falls in: the course whose plan
+    covers its first day, else the course after the last one.  The engine numbers bags without
+    the extension by time only from the first such bag (rules/courses.py ``find_courses``), so
+    a draft added to a record of numbered bags would otherwise join course 1."""
+    spans: dict[int, tuple[str, str]] = {}
+    for f in findings:
+        if f.code != "dose-plan" or not isinstance(f.data.get("course"), int):
+            continue
+        dates = [r["date"] for r in f.data.get("days") or [] if r.get("date")]
+        if dates:
+            spans[f.data["course"]] = (min(dates), max(dates))
+    if not spans:
+        return
+    for order in orders:
+        exts = order.administration.setdefault("extension", [])
+        if any(str(e.get("url", "")).endswith("course-number") for e in exts):
+            continue
+        first = order.start.date().isoformat()
+        inside = [n for n, (a, b) in spans.items() if a <= first <= b]
+        number = inside[0] if inside else max(spans) + 1
+        exts.append({"url": EXT_COURSE_NUMBER, "valuePositiveInt": number})
+
+
 def check_orders(
     record: Resource,
     orders: Sequence[DraftOrder],
@@ -228,19 +266,18 @@ def check_orders(
     patient_id: str,
     today: dt.date,
 ) -> tuple[str, list[OrderCheck]]:
-    """The protocol evaluated (its id) and its dose findings per draft order (one evaluation of
-    the record with all drafts added)."""
+    """The protocol evaluated (its id) and its dose findings per draft order: the record is
+    evaluated alone (courses and plans so far), then with every draft added."""
+    before = _patient_evaluation(record, protocols, patient_id, today)
+    if before is None:
+        return "", [OrderCheck(o) for o in orders]
+    _number_courses(orders, before.findings)
     entries = list(record.get("entry") or [])
     entries += [{"resource": o.administration} for o in orders]
     as_of = max([today, *(o.start.date() for o in orders)])
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    evaluation = next(
-        (e for e in evaluate(bundle, protocols, as_of) if e.patient == f"Patient/{patient_id}"),
-        None,
-    )
-    if evaluation is None:
-        return "", [OrderCheck(o) for o in orders]
-    findings = evaluation.findings
+    evaluation = _patient_evaluation(bundle, protocols, patient_id, as_of)
+    findings = evaluation.findings if evaluation is not None else []
     checks = []
     for order in orders:
         check = OrderCheck(order)
@@ -253,7 +290,8 @@ def check_orders(
             if (own or course_level) and (f.code, f.message) not in seen:
                 seen.add((f.code, f.message))
                 check.findings.append(f)
-        if plan and any(f.code in CORRECTABLE for f in check.findings):
+        codes = {f.code for f in check.findings}
+        if plan and codes & set(CORRECTABLE) and not codes & set(AMBIGUOUS):
             _correct(check, plan, rows)
         checks.append(check)
-    return evaluation.protocol, checks
+    return before.protocol, checks

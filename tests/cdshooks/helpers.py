@@ -53,7 +53,9 @@ class Signer:
         out: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
         return {**out, "kid": self.kid, "alg": "ES384", "use": "sig"}
 
-    def token(self, aud: str, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    def token(
+        self, aud: str | list[str], header: dict[str, Any] | None = None, **claims: Any
+    ) -> str:
         now = int(time.time())
         payload = {
             "iss": ISS,
