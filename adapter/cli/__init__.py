@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.cli import iscn, mainjob, mapcmd, protocol, serve, validate
+from adapter.cli import feedback, iscn, mainjob, mapcmd, protocol, serve, validate
 from adapter.issues import UsageError
 
 EXIT_USAGE = 2
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ball-fhir {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (mainjob, mapcmd, validate, protocol, iscn, serve):
+    for module in (mainjob, mapcmd, validate, protocol, iscn, serve, feedback):
         module.register(commands)
     return parser
 
