@@ -2,7 +2,9 @@
 
 Prefetch templates use only the 2.0 tokens ``{{context.patientId}}`` (hook library: patient-view,
 order-select, order-sign mark it "Prefetch Token = Yes") and the RECOMMENDED query subset
-(instance read, type search with a reference parameter, token equality).  Every key is required:
+(instance read, type search with a reference parameter, token equality).  The reference is
+written ``patient=Patient/{id}``: R4 search allows both forms, and some servers (Medplum) match
+only this one.  Every key is required:
 the protocol logic would give wrong answers without it, so a key that is neither prefetched nor
 fetchable ends the call with 412 (2.0 §Prefetch).
 """
@@ -20,19 +22,19 @@ _VITALS = ",".join(f"http://loinc.org|{c}" for c in (LOINC_WEIGHT, LOINC_HEIGHT,
 #: The whole record the protocol rules read (contract.md "Concepts"): patient-view.
 RECORD_PREFETCH = {
     "patient": f"Patient/{_PATIENT}",
-    "conditions": f"Condition?patient={_PATIENT}",
-    "observations": f"Observation?patient={_PATIENT}",
-    "procedures": f"Procedure?patient={_PATIENT}",
-    "administrations": f"MedicationAdministration?patient={_PATIENT}",
-    "careplans": f"CarePlan?patient={_PATIENT}",
+    "conditions": f"Condition?patient=Patient/{_PATIENT}",
+    "observations": f"Observation?patient=Patient/{_PATIENT}",
+    "procedures": f"Procedure?patient=Patient/{_PATIENT}",
+    "administrations": f"MedicationAdministration?patient=Patient/{_PATIENT}",
+    "careplans": f"CarePlan?patient=Patient/{_PATIENT}",
 }
 
 #: What the dose rule reads (protocol.md §4): weight/height/BSA, the courses given, the protocol.
 DOSING_PREFETCH = {
     "patient": f"Patient/{_PATIENT}",
-    "vitals": f"Observation?patient={_PATIENT}&code={_VITALS}",
-    "administrations": f"MedicationAdministration?patient={_PATIENT}",
-    "careplans": f"CarePlan?patient={_PATIENT}",
+    "vitals": f"Observation?patient=Patient/{_PATIENT}&code={_VITALS}",
+    "administrations": f"MedicationAdministration?patient=Patient/{_PATIENT}",
+    "careplans": f"CarePlan?patient=Patient/{_PATIENT}",
 }
 
 

@@ -1,0 +1,85 @@
+"""The ``fhirAuthorization`` bearer token is sent to the FHIR server and never logged or
+returned (CDS Hooks 2.0 §FHIR Resource Access); a server error is a 412 naming the key."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cdshooks.helpers import Signer, app_for, config, course_resources, request
+
+TOKEN = "secret-access-token-42"
+PV = "ball-patient-view"
+
+
+class _Recorder:
+    """A loopback FHIR stub: records each request's path and Authorization header."""
+
+    def __init__(self, status: int) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        self.status = status
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.seen.append((self.path, self.headers.get("Authorization")))
+                body = json.dumps({"resourceType": "Bundle", "type": "searchset"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(params=[200, 500])
+def recorder(request: pytest.FixtureRequest) -> Iterator[_Recorder]:
+    server = _Recorder(request.param)
+    yield server
+    server.close()
+
+
+def test_bearer_token_is_sent_and_never_logged(
+    recorder: _Recorder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(
+        Signer(),
+        dev_mode=True,
+        fhir_server_allowlist=[recorder.base],
+        fetch_read_timeout_seconds=2.0,
+        fetch_budget_seconds=5.0,
+    )
+    client = app_for(cfg, tmp_path / "fb.sqlite")
+    resources = course_resources()
+    body = request(PV, resources)
+    del body["prefetch"]["observations"]
+    body["fhirServer"] = recorder.base
+    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 60}
+    with caplog.at_level(logging.DEBUG):
+        answer = client.post(f"/cds-services/{PV}", json=body)
+    pid = resources["Patient"][0]["id"]
+    assert recorder.seen == [(f"/fhir/Observation?patient=Patient/{pid}", f"Bearer {TOKEN}")]
+    assert TOKEN not in answer.text
+    assert TOKEN not in caplog.text
+    if recorder.status == 200:
+        assert answer.status_code == 200
+    else:
+        assert answer.status_code == 412
+        assert "HTTP 500" in answer.json()["issue"][0]["diagnostics"]
