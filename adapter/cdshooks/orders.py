@@ -24,6 +24,7 @@ or ``boundsDuration`` in days) is read as starting on the day of the hook call, 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,7 +290,9 @@ def check_orders(
             course_level = f.code in COURSE_LEVEL and f.data.get("course") in (course, None)
             if (own or course_level) and (f.code, f.message) not in seen:
                 seen.add((f.code, f.message))
-                check.findings.append(f)
+                order_ref = f"MedicationRequest/{order.request.get('id')}"
+                evidence = tuple(order_ref if e == order.ref else e for e in f.evidence)
+                check.findings.append(dataclasses.replace(f, evidence=evidence))
         codes = {f.code for f in check.findings}
         if plan and codes & set(CORRECTABLE) and not codes & set(AMBIGUOUS):
             _correct(check, plan, rows)

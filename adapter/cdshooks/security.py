@@ -66,6 +66,7 @@ class JwksCache:
 
     @staticmethod
     def _keys(jwks: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+        """The usable keys of a JWK Set by kid."""
         out: dict[str, jwt.PyJWK] = {}
         for raw in jwks.get("keys") or []:
             if not isinstance(raw, dict) or not isinstance(raw.get("kid"), str):
@@ -119,6 +120,7 @@ class Verifier:
         self.replay = ReplayCache()
         self.clients = {c.iss: c for c in config.clients}
         self.algorithms = [a for a in config.algorithms if a in ASYMMETRIC]
+        self.inline = {c.iss: JwksCache._keys(c.jwks) for c in config.clients if c.jwks}
 
     def _key(self, client: TrustedClient, header: dict[str, Any]) -> jwt.PyJWK:
         kid = header["kid"]
@@ -129,10 +131,9 @@ class Verifier:
             return self.jwks.key(str(jku), kid)
         if client.jwks_url:
             return self.jwks.key(client.jwks_url, kid)
-        if client.jwks:
-            keys = JwksCache._keys(client.jwks)
-            if kid in keys:
-                return keys[kid]
+        inline = self.inline.get(client.iss, {})
+        if kid in inline:
+            return inline[kid]
         raise Unauthorized(f"no key {kid!r} for {client.iss}")
 
     def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:

@@ -13,14 +13,13 @@ Configuration: :func:`adapter.cdshooks.config.load_config` ($BALL_FHIR_CDS_CONFI
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -136,8 +135,8 @@ async def _json_body(state: CdsState, request: Request) -> Any:
         if len(raw) > limit:
             raise _TooLarge
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise BadRequest([Issue("error", "structure", "the body is not JSON")]) from None
 
 
@@ -151,14 +150,14 @@ async def discovery(request: Request) -> JSONResponse:
     return JSONResponse(discovery_document(state.config.dev_mode))
 
 
-async def _guarded(state: CdsState, request: Request, work: Any) -> JSONResponse:
+async def _guarded(state: CdsState, request: Request, work: Any) -> Response:
     """Authenticate, read the body, run ``work(body)`` in the thread pool, map failures."""
     refused = _authenticate(state, request)
     if refused is not None:
         return refused
     try:
         body = await _json_body(state, request)
-        result: JSONResponse = await run_in_threadpool(work, body)
+        result: Response = await run_in_threadpool(work, body)
         return result
     except _TooLarge:
         return _error(413, "too-costly", f"the body is over {state.config.max_body_bytes} bytes")
@@ -172,7 +171,7 @@ async def _guarded(state: CdsState, request: Request, work: Any) -> JSONResponse
 
 
 @router.post("/cds-services/{service_id}")
-async def service_call(service_id: str, request: Request) -> JSONResponse:
+async def service_call(service_id: str, request: Request) -> Response:
     """CDS Hooks 2.0 §Calling a CDS Service."""
     state = _state(request)
     service = SERVICES.get(service_id)
@@ -181,22 +180,22 @@ async def service_call(service_id: str, request: Request) -> JSONResponse:
         return refused or _error(404, "not-found", f"no CDS service '{service_id}'")
     found = service
 
-    def work(body: Any) -> JSONResponse:
+    def work(body: Any) -> Response:
         response = call_service(found, body, state.runtime)
         state.store.record_cards(
             service_id, [(c["uuid"], c["extension"][CARD_TYPE_KEY]) for c in response["cards"]]
         )
-        return JSONResponse(response)
+        return Response(orjson.dumps(response), media_type="application/json")
 
     return await _guarded(state, request, work)
 
 
 @router.post("/cds-services/{service_id}/feedback")
-async def feedback(service_id: str, request: Request) -> JSONResponse:
+async def feedback(service_id: str, request: Request) -> Response:
     """CDS Hooks 2.0 §Feedback: stored durably, the same entry once."""
     state = _state(request)
 
-    def work(body: Any) -> JSONResponse:
+    def work(body: Any) -> Response:
         added = state.store.add_feedback(service_id, parse_feedback(body))
         return JSONResponse({"stored": added})
 
@@ -247,4 +246,3 @@ def install(app: FastAPI, state: CdsState | None = None) -> None:
         app.add_middleware(ScopedCors, origins=state.config.cors_origins)
     if state.config.dev_mode:
         log.warning(DEV_MODE_WARNING)
-        sys.stderr.write(f"WARNING: {DEV_MODE_WARNING}\n")

@@ -92,6 +92,7 @@ def test_per_m2_dose_over_the_weight_boundary_is_critical(
     [card] = sign(client, signer, with_weight(course_resources(), 60), order)
     assert card["indicator"] == "critical"
     assert "`dose-unit-mismatch`" in card["detail"]
+    assert "evidence: MedicationRequest/mr-3" in card["detail"]  # the order, not its stand-in
     rate = only_action(card)["resource"]["dosageInstruction"][0]["doseAndRate"][0]
     assert rate["rateQuantity"] == {
         "value": 28.0,

@@ -274,11 +274,13 @@ def test_the_default_app_is_closed(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_dev_mode_is_off_by_default_and_loud_when_on(
-    signer: Signer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    signer: Signer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert config(signer).dev_mode is False
+    client = app_for(config(signer), tmp_path / "fb.sqlite")
+    assert "DEV MODE" not in caplog.text
     client = app_for(config(signer, dev_mode=True), tmp_path / "fb.sqlite")
-    assert "DEV MODE" in capsys.readouterr().err
+    assert [r.levelname for r in caplog.records if "DEV MODE" in r.getMessage()] == ["WARNING"]
     answer = client.get("/cds-services")
     assert answer.status_code == 200
     assert all(s["description"].startswith("[DEV MODE") for s in answer.json()["services"])
