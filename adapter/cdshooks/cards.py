@@ -233,6 +233,11 @@ def build_card(
     return card
 
 
+def most_severe_first(findings: Sequence[Finding]) -> list[Finding]:
+    """Errors, then warnings, then information; the engine's order within a severity."""
+    return sorted(findings, key=lambda f: -_RANK[f.severity])
+
+
 def _ordered(findings: Sequence[Finding], topic: Topic) -> list[Finding]:
     order = {c: i for i, c in enumerate(topic.codes)}
     return sorted(

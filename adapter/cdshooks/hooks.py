@@ -22,15 +22,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapter.cdshooks.cards import ORDER_TOPIC, CardContext, build_card, patient_cards
+from adapter.cdshooks.cards import (
+    ORDER_TOPIC,
+    CardContext,
+    build_card,
+    patient_cards,
+)
 from adapter.cdshooks.config import CdsConfig
 from adapter.cdshooks.fhirfetch import Deadline, FhirFetcher
-from adapter.cdshooks.orders import OrderCheck, check_orders, draft_orders
+from adapter.cdshooks.orders import OrderCheck, check_orders, draft_orders, patient_evaluation
 from adapter.cdshooks.prefetch import FhirAccess, record_bundle, resolve
 from adapter.cdshooks.services import Service
 from adapter.fhir import Resource, unique_id
 from adapter.issues import Issue
-from adapter.protocol import Finding, Protocol, evaluate
+from adapter.protocol import Finding, Protocol
 
 #: FHIR id (R4 §2.24.0.1 id datatype)
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -148,15 +153,6 @@ def parse_request(service: Service, body: Any) -> HookRequest:
     return HookRequest(context, str(patient_id), prefetch, FhirAccess(server, token))
 
 
-def _evaluation_findings(
-    record: Resource, rt: Runtime, patient_id: str, today: dt.date
-) -> tuple[str, list[Finding]]:
-    for ev in evaluate(record, rt.protocols, today):
-        if ev.patient == f"Patient/{patient_id}":
-            return ev.protocol, ev.findings
-    return "", []
-
-
 def _order_card(check: OrderCheck, ctx: CardContext) -> dict[str, Any]:
     mr = check.order.request
     findings = sorted(
@@ -227,7 +223,9 @@ def call_service(
     record = record_bundle(data)
     base = rt.config.course_page_base_url
     if not orders_hook:
-        protocol, findings = _evaluation_findings(record, rt, req.patient_id, day)
+        evaluation = patient_evaluation(record, rt.protocols, req.patient_id, day)
+        protocol = evaluation.protocol if evaluation else ""
+        findings = evaluation.findings if evaluation else []
         ctx = CardContext(service.id, req.patient_id, protocol, base)
         cards = [_with_type(c, t) for t, c in patient_cards(findings, ctx, day)]
         return {"cards": cards}

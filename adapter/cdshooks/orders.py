@@ -227,9 +227,10 @@ def _last_course(findings: Sequence[Finding]) -> int | None:
     return max((c for c in courses if isinstance(c, int)), default=None)
 
 
-def _patient_evaluation(
+def patient_evaluation(
     bundle: Resource, protocols: Mapping[str, Protocol], patient_id: str, as_of: dt.date
 ) -> PatientEvaluation | None:
+    """The protocol's evaluation of ``Patient/{patient_id}`` in ``bundle`` (None: not in it)."""
     return next(
         (e for e in evaluate(bundle, protocols, as_of) if e.patient == f"Patient/{patient_id}"),
         None,
@@ -269,7 +270,7 @@ def check_orders(
 ) -> tuple[str, list[OrderCheck]]:
     """The protocol evaluated (its id) and its dose findings per draft order: the record is
     evaluated alone (courses and plans so far), then with every draft added."""
-    before = _patient_evaluation(record, protocols, patient_id, today)
+    before = patient_evaluation(record, protocols, patient_id, today)
     if before is None:
         return "", [OrderCheck(o) for o in orders]
     _number_courses(orders, before.findings)
@@ -277,7 +278,7 @@ def check_orders(
     entries += [{"resource": o.administration} for o in orders]
     as_of = max([today, *(o.start.date() for o in orders)])
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    evaluation = _patient_evaluation(bundle, protocols, patient_id, as_of)
+    evaluation = patient_evaluation(bundle, protocols, patient_id, as_of)
     findings = evaluation.findings if evaluation is not None else []
     checks = []
     for order in orders:

@@ -140,14 +140,19 @@ async def _json_body(state: CdsState, request: Request) -> Any:
         raise BadRequest([Issue("error", "structure", "the body is not JSON")]) from None
 
 
-@router.get("/cds-services")
-async def discovery(request: Request) -> JSONResponse:
-    """CDS Hooks 2.0 §Discovery."""
+async def _read(request: Request, produce: Callable[[CdsState], Any]) -> JSONResponse:
+    """A GET: authenticate, then ``produce(state)`` in the thread pool, as JSON."""
     state = _state(request)
     refused = _authenticate(state, request)
     if refused is not None:
         return refused
-    return JSONResponse(discovery_document(state.config.dev_mode))
+    return JSONResponse(await run_in_threadpool(produce, state))
+
+
+@router.get("/cds-services")
+async def discovery(request: Request) -> JSONResponse:
+    """CDS Hooks 2.0 §Discovery."""
+    return await _read(request, lambda state: discovery_document(state.config.dev_mode))
 
 
 async def _guarded(state: CdsState, request: Request, work: Any) -> Response:
@@ -208,12 +213,9 @@ async def feedback(service_id: str, request: Request) -> Response:
 @router.get("/cds-feedback/summary")
 async def feedback_summary(request: Request) -> JSONResponse:
     """Accepted/overridden counts per service, card type and override reason."""
-    state = _state(request)
-    refused = _authenticate(state, request)
-    if refused is not None:
-        return refused
-    rows = await run_in_threadpool(state.store.summary)
-    return JSONResponse({"summary": [r.to_json() for r in rows]})
+    return await _read(
+        request, lambda state: {"summary": [r.to_json() for r in state.store.summary()]}
+    )
 
 
 class ScopedCors:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +187,57 @@ def blinatumomab_order(
 def draft_bundle(*orders: dict[str, Any]) -> dict[str, Any]:
     """draftOrders as the sandbox sends it: no ``type``."""
     return {"resourceType": "Bundle", "entry": [{"resource": o} for o in orders]}
+
+
+def auth(signer: Signer, path: str) -> dict[str, str]:
+    """The Authorization header of a call to ``path`` of the test server."""
+    return {"Authorization": f"Bearer {signer.token(BASE + path)}"}
+
+
+def post_hook(client: TestClient, signer: Signer, service: str, body: Any) -> Any:
+    """POST a hook request with a valid JWT; the HTTP answer."""
+    url = f"/cds-services/{service}"
+    return client.post(url, json=body, headers=auth(signer, url))
+
+
+def hook_cards(client: TestClient, signer: Signer, service: str, body: Any) -> list[dict[str, Any]]:
+    """The cards of a hook call that must succeed."""
+    answer = post_hook(client, signer, service, body)
+    assert answer.status_code == 200, answer.text
+    cards: list[dict[str, Any]] = answer.json()["cards"]
+    return cards
+
+
+Reply = Callable[[str], tuple[int, Any]]
+
+
+class LoopbackServer:
+    """A loopback HTTP server answering GETs with JSON from ``reply(path)``; records each
+    request's path and Authorization header."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.seen: list[tuple[str, str | None]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.seen.append((self.path, self.headers.get("Authorization")))
+                status, doc = outer.reply(self.path)
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

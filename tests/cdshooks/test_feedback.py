@@ -13,14 +13,15 @@ from adapter.cdshooks.cards import OVERRIDE_SYSTEM
 from adapter.cli import main
 from adapter.store.feedback import SqliteFeedbackStore
 from tests.cdshooks.helpers import (
-    BASE,
     Signer,
     TestClient,
     app_for,
+    auth,
     blinatumomab_order,
     config,
     course_resources,
     draft_bundle,
+    hook_cards,
     request,
     with_weight,
 )
@@ -29,26 +30,9 @@ SIGN = "ball-order-sign"
 PV = "ball-patient-view"
 
 
-def auth(signer: Signer, path: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {signer.token(BASE + path)}"}
-
-
-def call(client: TestClient, signer: Signer, service: str, body: Any) -> list[dict[str, Any]]:
-    url = f"/cds-services/{service}"
-    answer = client.post(url, json=body, headers=auth(signer, url))
-    assert answer.status_code == 200, answer.text
-    cards: list[dict[str, Any]] = answer.json()["cards"]
-    return cards
-
-
 def send(client: TestClient, signer: Signer, service: str, feedback: list[Any]) -> Any:
     url = f"/cds-services/{service}/feedback"
     return client.post(url, json={"feedback": feedback}, headers=auth(signer, url))
-
-
-@pytest.fixture
-def signer() -> Signer:
-    return Signer()
 
 
 def test_feedback_is_stored_once_and_summarised(
@@ -61,8 +45,8 @@ def test_feedback_is_stored_once_and_summarised(
         with_weight(course_resources(), 60),
         draftOrders=draft_bundle(blinatumomab_order("c", 9)),
     )
-    [order_card] = call(client, signer, SIGN, body)
-    pv_cards = call(client, signer, PV, request(PV, course_resources()))
+    [order_card] = hook_cards(client, signer, SIGN, body)
+    pv_cards = hook_cards(client, signer, PV, request(PV, course_resources()))
     dose_card = next(c for c in pv_cards if c["extension"]["org.ball-fhir.card-type"] == "dose")
     accepted = {
         "card": order_card["uuid"],

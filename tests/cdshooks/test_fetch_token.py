@@ -3,50 +3,32 @@ returned (CDS Hooks 2.0 §FHIR Resource Access); a server error is a 412 naming 
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.cdshooks.helpers import Signer, app_for, config, course_resources, request
+from tests.cdshooks.helpers import (
+    LoopbackServer,
+    Signer,
+    app_for,
+    config,
+    course_resources,
+    request,
+)
 
 TOKEN = "secret-access-token-42"
 PV = "ball-patient-view"
 
 
-class _Recorder:
-    """A loopback FHIR stub: records each request's path and Authorization header."""
+class _Recorder(LoopbackServer):
+    """A FHIR stub answering every read with an empty searchset and ``status``."""
 
     def __init__(self, status: int) -> None:
-        self.seen: list[tuple[str, str | None]] = []
         self.status = status
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.seen.append((self.path, self.headers.get("Authorization")))
-                body = json.dumps({"resourceType": "Bundle", "type": "searchset"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(lambda _path: (status, {"resourceType": "Bundle", "type": "searchset"}))
+        self.base += "/fhir"
 
 
 @pytest.fixture(params=[200, 500])

@@ -12,7 +12,6 @@ import pytest
 from adapter.cdshooks import orders as orders_module
 from adapter.cdshooks.cards import OVERRIDE_SYSTEM
 from tests.cdshooks.helpers import (
-    BASE,
     Signer,
     TestClient,
     app_for,
@@ -20,6 +19,7 @@ from tests.cdshooks.helpers import (
     config,
     course_resources,
     draft_bundle,
+    hook_cards,
     request,
     with_weight,
 )
@@ -28,29 +28,9 @@ SIGN = "ball-order-sign"
 SELECT = "ball-order-select"
 
 
-@pytest.fixture
-def signer() -> Signer:
-    return Signer()
-
-
-@pytest.fixture
-def client(signer: Signer, tmp_path: Path) -> TestClient:
-    return app_for(config(signer), tmp_path / "fb.sqlite")
-
-
-def cards(client: TestClient, signer: Signer, service: str, body: Any) -> list[dict[str, Any]]:
-    url = f"/cds-services/{service}"
-    answer = client.post(
-        url, json=body, headers={"Authorization": f"Bearer {signer.token(BASE + url)}"}
-    )
-    assert answer.status_code == 200, answer.text
-    found: list[dict[str, Any]] = answer.json()["cards"]
-    return found
-
-
 def sign(client: TestClient, signer: Signer, resources: Any, *orders: Any) -> list[dict[str, Any]]:
     body = request(SIGN, resources, draftOrders=draft_bundle(*orders))
-    return cards(client, signer, SIGN, body)
+    return hook_cards(client, signer, SIGN, body)
 
 
 def only_action(card: dict[str, Any]) -> dict[str, Any]:
@@ -177,9 +157,9 @@ def test_order_select_checks_only_the_selections(client: TestClient, signer: Sig
         draftOrders=draft_bundle(wrong, right),
         selections=["MedicationRequest/r"],
     )
-    assert cards(client, signer, SELECT, body) == []
+    assert hook_cards(client, signer, SELECT, body) == []
     body["context"]["selections"] = ["MedicationRequest/w"]
-    [card] = cards(client, signer, SELECT, body)
+    [card] = hook_cards(client, signer, SELECT, body)
     assert "order w" in card["summary"]
 
 
@@ -201,7 +181,7 @@ def test_bursts_of_identical_order_select_calls_are_evaluated_once(
         draftOrders=draft_bundle(blinatumomab_order("w", 9)),
         selections=["MedicationRequest/w"],
     )
-    first = [cards(client, signer, SELECT, {**body, "hookInstance": str(i)}) for i in range(3)]
+    first = [hook_cards(client, signer, SELECT, {**body, "hookInstance": str(i)}) for i in range(3)]
     assert len(calls) == 1
     assert first[0] == first[1] == first[2]
     assert first[0][0]["uuid"]

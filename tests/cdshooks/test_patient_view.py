@@ -4,45 +4,25 @@ the 400/404/412 OperationOutcomes (CDS Hooks 2.0 §Discovery, §Prefetch, §Resp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from adapter.cdshooks.cards import OVERRIDE_SYSTEM, TOPICS, override_codes
 from tests.cdshooks.helpers import (
-    BASE,
     Signer,
     TestClient,
     app_for,
+    auth,
     config,
     course_resources,
     patient_id,
+    post_hook,
     request,
 )
 
 PV = "ball-patient-view"
 
 
-@pytest.fixture
-def signer() -> Signer:
-    return Signer()
-
-
-@pytest.fixture
-def client(signer: Signer, tmp_path: Path) -> TestClient:
-    cfg = config(signer, course_page_base_url="https://ehr.example.org/ball")
-    return app_for(cfg, tmp_path / "fb.sqlite")
-
-
-def call(client: TestClient, signer: Signer, service: str, body: Any) -> Any:
-    url = f"/cds-services/{service}"
-    auth = {"Authorization": f"Bearer {signer.token(BASE + url)}"}
-    return client.post(url, json=body, headers=auth)
-
-
 def test_discovery_lists_three_services_with_prefetch(client: TestClient, signer: Signer) -> None:
-    auth = {"Authorization": f"Bearer {signer.token(BASE + '/cds-services')}"}
-    answer = client.get("/cds-services", headers=auth)
+    answer = client.get("/cds-services", headers=auth(signer, "/cds-services"))
     assert answer.status_code == 200
     services = {s["id"]: s for s in answer.json()["services"]}
     assert {s: services[s]["hook"] for s in services} == {
@@ -56,7 +36,7 @@ def test_discovery_lists_three_services_with_prefetch(client: TestClient, signer
 
 def test_patient_view_cards_are_views_of_findings(client: TestClient, signer: Signer) -> None:
     resources = course_resources()
-    answer = call(client, signer, PV, request(PV, resources))
+    answer = post_hook(client, signer, PV, request(PV, resources))
     assert answer.status_code == 200, answer.text
     cards = answer.json()["cards"]
     by_type = {c["extension"]["org.ball-fhir.card-type"]: c for c in cards}
@@ -90,7 +70,7 @@ def test_patient_view_cards_are_views_of_findings(client: TestClient, signer: Si
         (c["indicator"] for c in cards), key=["critical", "warning", "info"].index
     )
     # the same request gives the same card uuids (feedback joins on them)
-    again = call(client, signer, PV, request(PV, resources)).json()["cards"]
+    again = post_hook(client, signer, PV, request(PV, resources)).json()["cards"]
     assert [c["uuid"] for c in again] == [c["uuid"] for c in cards]
 
 
@@ -106,13 +86,13 @@ def test_ph_positive_is_critical(client: TestClient, signer: Signer) -> None:
         "valueString": "46,XY,t(9;22)(q34;q11.2)[20]",
     }
     resources["Observation"].append(karyotype)
-    cards = call(client, signer, PV, request(PV, resources)).json()["cards"]
+    cards = post_hook(client, signer, PV, request(PV, resources)).json()["cards"]
     assert cards[0]["indicator"] == "critical"
     assert cards[0]["extension"]["org.ball-fhir.card-type"] == "eligibility-cytogenetics"
 
 
 def test_no_card_for_topics_without_a_warning(client: TestClient, signer: Signer) -> None:
-    cards = call(client, signer, PV, request(PV, course_resources())).json()["cards"]
+    cards = post_hook(client, signer, PV, request(PV, course_resources())).json()["cards"]
     types = {c["extension"]["org.ball-fhir.card-type"] for c in cards}
     quiet = {t.id for t in TOPICS if t.min_severity == "warning"} - types
     # intrathecal therapy on days 1 and 28 is on time on day 20: nothing to act on
@@ -122,7 +102,7 @@ def test_no_card_for_topics_without_a_warning(client: TestClient, signer: Signer
 def test_null_patient_means_no_data_no_cards(client: TestClient, signer: Signer) -> None:
     body = request(PV, course_resources())
     body["prefetch"]["patient"] = None
-    answer = call(client, signer, PV, body)
+    answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 200
     assert answer.json() == {"cards": []}
 
@@ -130,7 +110,7 @@ def test_null_patient_means_no_data_no_cards(client: TestClient, signer: Signer)
 def test_missing_prefetch_without_fhir_server_is_412(client: TestClient, signer: Signer) -> None:
     body = request(PV, course_resources())
     del body["prefetch"]["observations"]
-    answer = call(client, signer, PV, body)
+    answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 412
     outcome = answer.json()
     assert outcome["resourceType"] == "OperationOutcome"
@@ -144,7 +124,7 @@ def test_operation_outcome_prefetch_is_412_naming_it(client: TestClient, signer:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "timeout", "diagnostics": "upstream timeout"}],
     }
-    answer = call(client, signer, PV, body)
+    answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 412
     assert "upstream timeout" in answer.json()["issue"][0]["diagnostics"]
 
@@ -152,34 +132,34 @@ def test_operation_outcome_prefetch_is_412_naming_it(client: TestClient, signer:
 def test_wrong_resource_type_in_prefetch_is_not_used(client: TestClient, signer: Signer) -> None:
     body = request(PV, course_resources())
     body["prefetch"]["patient"] = body["prefetch"]["conditions"]
-    answer = call(client, signer, PV, body)
+    answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 412
     assert "not a Patient" in answer.json()["issue"][0]["diagnostics"]
 
 
 def test_malformed_requests_are_400_naming_every_field(client: TestClient, signer: Signer) -> None:
     body = {"hook": "order-sign", "context": {"patientId": "bad id!"}, "prefetch": []}
-    answer = call(client, signer, PV, body)
+    answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 400
     where = [i["expression"][0] for i in answer.json()["issue"]]
     assert where == ["hook", "hookInstance", "context.patientId", "context.userId", "prefetch"]
     not_json = client.post(
         f"/cds-services/{PV}",
         content=b"{not json",
-        headers={"Authorization": f"Bearer {signer.token(BASE + '/cds-services/' + PV)}"},
+        headers=auth(signer, f"/cds-services/{PV}"),
     )
     assert not_json.status_code == 400
     assert not_json.json()["resourceType"] == "OperationOutcome"
 
 
 def test_unknown_service_is_404(client: TestClient, signer: Signer) -> None:
-    answer = call(client, signer, "no-such-service", {})
+    answer = post_hook(client, signer, "no-such-service", {})
     assert answer.status_code == 404
     assert answer.json()["issue"][0]["code"] == "not-found"
 
 
 def test_body_over_the_limit_is_413(signer: Signer, tmp_path: Path) -> None:
     client = app_for(config(signer, max_body_bytes=1000), tmp_path / "fb.sqlite")
-    answer = call(client, signer, PV, request(PV, course_resources()))
+    answer = post_hook(client, signer, PV, request(PV, course_resources()))
     assert answer.status_code == 413
     assert answer.json()["resourceType"] == "OperationOutcome"

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from adapter.cdshooks.config import TrustedClient
 from tests.cdshooks.helpers import (
     BASE,
     ISS,
+    LoopbackServer,
     Signer,
     TestClient,
     app_for,
@@ -37,16 +36,6 @@ UNAUTHORIZED = {
     "resourceType": "OperationOutcome",
     "issue": [{"severity": "error", "code": "login", "diagnostics": "unauthorized"}],
 }
-
-
-@pytest.fixture
-def signer() -> Signer:
-    return Signer()
-
-
-@pytest.fixture
-def client(signer: Signer, tmp_path: Path) -> TestClient:
-    return app_for(config(signer), tmp_path / "fb.sqlite")
 
 
 def post(client: TestClient, token: str | None) -> Any:
@@ -175,35 +164,17 @@ def test_rs384_is_accepted(tmp_path: Path) -> None:
     assert refused(post(client, rs256))  # not configured (ES384, RS384)
 
 
-class _Jwks:
-    """A loopback JWK Set server that counts its fetches; its keys can be rotated."""
+class _Jwks(LoopbackServer):
+    """A JWK Set server whose keys can be rotated; counts its fetches."""
 
     def __init__(self, keys: list[dict[str, Any]]) -> None:
         self.keys = keys
-        self.fetches = 0
-        outer = self
+        super().__init__(lambda _path: (200, {"keys": self.keys}))
+        self.url = self.base + "/jwks.json"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def fetches(self) -> int:
+        return len(self.seen)
 
 
 @pytest.fixture
