@@ -3,9 +3,9 @@
 A card is a view of protocol findings (adapter.protocol), never a rule of its own.  Each
 :class:`Topic` of the table groups the finding codes of one actionable subject into one card
 (CDS Hooks 2.0 §Card; "few cards, one actionable message each", cds-hooks.md section 4) and says:
-the smallest finding severity that makes the card worth showing, the indicator per severity
-(``critical`` only for the safety codes the topic names), whether it links to the patient's
-course page, and which override reasons (our CodeSystem ``ball-cds-override-reason``,
+the smallest finding severity that makes the card worth showing (a schedule item due today
+counts as a warning), the indicator per severity (``critical`` only for the safety codes the
+topic names), the summary, and which override reasons (our CodeSystem ``ball-cds-override-reason``,
 profiles/package) the clinician may give.  Summary: the topic's label and its most severe
 finding (< 140 characters, 2.0 §Card); detail: every finding of the topic with its source,
 rule, parameters and evidence (GitHub-flavoured Markdown).  Card and suggestion uuids are
@@ -36,10 +36,10 @@ _INDICATOR: dict[FindingSeverity, Indicator] = {
 }
 _INDICATOR_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 
-Summary = Callable[[Sequence[Finding], dt.date], str | None]
+Summary = Callable[["Topic", Sequence[Finding], dt.date], str | None]
 
 
-def course_status(findings: Sequence[Finding], today: dt.date) -> str | None:
+def course_status(_topic: Topic, findings: Sequence[Finding], today: dt.date) -> str | None:
     """``Course n day d: dose step ...`` from the dose-plan row of today (None outside a course)."""
     for f in findings:
         for row in f.data.get("days") or []:
@@ -48,6 +48,27 @@ def course_status(findings: Sequence[Finding], today: dt.date) -> str | None:
                 dose = f"{row['ug_per_day']} ug/d" + (f" ({per_m2} ug/m2/d)" if per_m2 else "")
                 return f"Blinatumomab course {f.data.get('course')} day {row['day']}: {dose}."
     return None
+
+
+def _due(f: Finding) -> list[dict[str, Any]]:
+    items = f.data.get("items") or []
+    return [i for i in items if isinstance(i, dict) and i.get("status") in ("due", "overdue")]
+
+
+def due_or_overdue(f: Finding) -> bool:
+    """A schedule finding (rule 5) with an item due or overdue: something to do now."""
+    return bool(_due(f))
+
+
+def schedule_summary(topic: Topic, findings: Sequence[Finding], _today: dt.date) -> str | None:
+    """``CD3+ infusions: course 1 day 22 (2022-03-22) due`` from the items due or overdue."""
+    parts = []
+    for f in findings:
+        items = _due(f)
+        if items:
+            when = ", ".join(f"day {i['day']} ({i['date']}) {i['status']}" for i in items)
+            parts.append(f"course {f.data.get('course')} {when}")
+    return f"{topic.label}: {'; '.join(parts)}." if parts else None
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,10 @@ class Topic:
     min_severity: FindingSeverity = "warning"
     #: finding codes shown as ``critical`` (safety, cds-hooks.md section 4)
     critical: tuple[str, ...] = ()
+    #: ``critical`` only for a patient on blinatumomab (a course given or being ordered)
+    critical_on_course_only: bool = False
+    #: an ``information`` finding for which this holds is shown as a warning (due today)
+    warn_when: Callable[[Finding], bool] | None = None
     #: when set: the summary (None: no card), e.g. today's course day from the dose plan
     summary: Summary | None = None
     override_reasons: tuple[str, ...] = ("already-addressed", "not-applicable", "data-outdated")
@@ -73,6 +98,7 @@ TOPICS: tuple[Topic, ...] = (
         "Ph-positive disease",
         ("eligibility-ph-positive",),
         critical=("eligibility-ph-positive",),
+        critical_on_course_only=True,
     ),
     Topic(
         "dose",
@@ -93,9 +119,27 @@ TOPICS: tuple[Topic, ...] = (
         override_reasons=("clinical-judgement", "data-outdated", "already-addressed"),
     ),
     Topic("course-status", "Course status", ("dose-plan",), "information", summary=course_status),
-    Topic("cd3-infusions", "CD3+ infusions", ("schedule-cd3-infusions",)),
-    Topic("intrathecal", "Intrathecal therapy", ("schedule-intrathecal",)),
-    Topic("response-assessment", "Day-29 assessment", ("schedule-response-assessment",)),
+    Topic(
+        "cd3-infusions",
+        "CD3+ infusions",
+        ("schedule-cd3-infusions",),
+        warn_when=due_or_overdue,
+        summary=schedule_summary,
+    ),
+    Topic(
+        "intrathecal",
+        "Intrathecal therapy",
+        ("schedule-intrathecal",),
+        warn_when=due_or_overdue,
+        summary=schedule_summary,
+    ),
+    Topic(
+        "response-assessment",
+        "Day-29 assessment",
+        ("schedule-response-assessment",),
+        warn_when=due_or_overdue,
+        summary=schedule_summary,
+    ),
     Topic(
         "next-step",
         "Next step",
@@ -141,8 +185,9 @@ ORDER_TOPIC = Topic(
         "dose-plan-not-derivable",
         "unit-not-understood",
         "dose-not-readable",
+        "eligibility-ph-positive",
     ),
-    critical=("dose-unit-mismatch",),
+    critical=("dose-unit-mismatch", "eligibility-ph-positive"),
     override_reasons=("clinical-judgement", "data-outdated", "not-applicable"),
 )
 
@@ -184,12 +229,24 @@ class CardContext:
     patient_id: str
     protocol: str
     course_page_base: str | None
+    #: blinatumomab given (a course in the record) or being ordered
+    on_course: bool = True
 
 
-def indicator(topic: Topic, findings: Sequence[Finding]) -> Indicator:
+def severity(topic: Topic, f: Finding) -> FindingSeverity:
+    """The finding's severity as the topic shows it (:attr:`Topic.warn_when`)."""
+    if f.severity == "information" and topic.warn_when is not None and topic.warn_when(f):
+        return "warning"
+    return f.severity
+
+
+def indicator(topic: Topic, findings: Sequence[Finding], ctx: CardContext) -> Indicator:
     best: Indicator = "info"
+    critical_allowed = ctx.on_course or not topic.critical_on_course_only
     for f in findings:
-        ind: Indicator = "critical" if f.code in topic.critical else _INDICATOR[f.severity]
+        shown = severity(topic, f)
+        critical = f.code in topic.critical and critical_allowed
+        ind: Indicator = "critical" if critical else _INDICATOR[shown]
         if _INDICATOR_RANK[ind] > _INDICATOR_RANK[best]:
             best = ind
     return best
@@ -208,7 +265,7 @@ def build_card(
     card: dict[str, Any] = {
         "uuid": unique_id("cds-card", ctx.service_id, ctx.patient_id, topic.id, key, ident),
         "summary": shorten(summary),
-        "indicator": indicator(topic, findings),
+        "indicator": indicator(topic, findings, ctx),
         "detail": _detail(findings),
         "source": {
             "label": f"ball-fhir protocol logic ({ctx.protocol or 'no protocol evaluated'})",
@@ -241,14 +298,15 @@ def most_severe_first(findings: Sequence[Finding]) -> list[Finding]:
 def _ordered(findings: Sequence[Finding], topic: Topic) -> list[Finding]:
     order = {c: i for i, c in enumerate(topic.codes)}
     return sorted(
-        findings, key=lambda f: (-_RANK[f.severity], f.code not in topic.critical, order[f.code])
+        findings,
+        key=lambda f: (-_RANK[severity(topic, f)], f.code not in topic.critical, order[f.code]),
     )
 
 
 def topic_findings(topic: Topic, findings: Sequence[Finding]) -> list[Finding]:
     """The findings of ``topic``, most severe first; empty when none reaches its threshold."""
     mine = [f for f in findings if f.code in topic.codes]
-    if not any(_RANK[f.severity] >= _RANK[topic.min_severity] for f in mine):
+    if not any(_RANK[severity(topic, f)] >= _RANK[topic.min_severity] for f in mine):
         return []
     return _ordered(mine, topic)
 
@@ -263,7 +321,11 @@ def patient_cards(
         mine = topic_findings(topic, findings)
         if not mine:
             continue
-        text = topic.summary(mine, today) if topic.summary else f"{topic.label}: {mine[0].message}"
+        text = (
+            topic.summary(topic, mine, today)
+            if topic.summary
+            else f"{topic.label}: {mine[0].message}"
+        )
         if text is None:
             continue
         cards.append((topic.id, build_card(topic, mine, ctx, text)))

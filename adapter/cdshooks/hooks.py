@@ -226,7 +226,8 @@ def call_service(
         evaluation = patient_evaluation(record, rt.protocols, req.patient_id, day)
         protocol = evaluation.protocol if evaluation else ""
         findings = evaluation.findings if evaluation else []
-        ctx = CardContext(service.id, req.patient_id, protocol, base)
+        on_course = bool(evaluation and evaluation.summary.get("courses"))
+        ctx = CardContext(service.id, req.patient_id, protocol, base, on_course)
         cards = [_with_type(c, t) for t, c in patient_cards(findings, ctx, day)]
         return {"cards": cards}
     selections = req.context.get("selections") if service.hook == "order-select" else None

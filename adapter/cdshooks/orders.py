@@ -42,8 +42,9 @@ from adapter.protocol.facts import (
 from adapter.protocol.model import Finding, PatientEvaluation
 from adapter.protocol.rules.dosing import UCUM_PER_M2
 
-#: course-level dose findings that concern every order of the course
-COURSE_LEVEL = ("dose-plan-not-derivable", "dose-weight-at-boundary")
+#: findings that concern every blinatumomab order of the course: the dose cannot be planned,
+#: the weight sits on the boundary, Ph-positive disease (protocol.md §1: not in the cohort)
+COURSE_LEVEL = ("dose-plan-not-derivable", "dose-weight-at-boundary", "eligibility-ph-positive")
 #: findings about the order's dose that a plan value can correct
 CORRECTABLE = ("dose-deviation", "dose-deviation-per-m2", "dose-unit-mismatch")
 #: findings that make any correction ambiguous (the sources differ at exactly the boundary)

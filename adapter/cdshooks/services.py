@@ -14,10 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapter.protocol.facts import LOINC_BSA, LOINC_HEIGHT, LOINC_WEIGHT
+from adapter.protocol.facts import (
+    LOINC_BSA,
+    LOINC_HEIGHT,
+    LOINC_KARYOTYPE,
+    LOINC_VARIANT,
+    LOINC_WEIGHT,
+)
 
 _PATIENT = "{{context.patientId}}"
-_VITALS = ",".join(f"http://loinc.org|{c}" for c in (LOINC_WEIGHT, LOINC_HEIGHT, LOINC_BSA))
+#: weight, height, BSA (the dose plan) and karyotype/fusion findings (Ph-positive disease)
+_DOSING_CODES = ",".join(
+    f"http://loinc.org|{c}"
+    for c in (LOINC_WEIGHT, LOINC_HEIGHT, LOINC_BSA, LOINC_KARYOTYPE, LOINC_VARIANT)
+)
 
 #: The whole record the protocol rules read (contract.md "Concepts"): patient-view.
 RECORD_PREFETCH = {
@@ -29,10 +39,11 @@ RECORD_PREFETCH = {
     "careplans": f"CarePlan?patient=Patient/{_PATIENT}",
 }
 
-#: What the dose rule reads (protocol.md §4): weight/height/BSA, the courses given, the protocol.
+#: What the dose rule reads (protocol.md §4): weight/height/BSA, the courses given, the protocol;
+#: and the cytogenetics that make blinatumomab out of scope (Ph-positive, protocol.md §1).
 DOSING_PREFETCH = {
     "patient": f"Patient/{_PATIENT}",
-    "vitals": f"Observation?patient=Patient/{_PATIENT}&code={_VITALS}",
+    "observations": f"Observation?patient=Patient/{_PATIENT}&code={_DOSING_CODES}",
     "administrations": f"MedicationAdministration?patient=Patient/{_PATIENT}",
     "careplans": f"CarePlan?patient=Patient/{_PATIENT}",
 }

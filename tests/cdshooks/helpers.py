@@ -153,6 +153,23 @@ def with_weight(resources: dict[str, list[dict[str, Any]]], kg: float) -> dict[s
     return out
 
 
+def with_ph_positive_karyotype(resources: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy with a karyotype Observation showing t(9;22) (Ph-positive, protocol.md §1)."""
+    out = copy.deepcopy(resources)
+    out["Observation"].append(
+        {
+            "resourceType": "Observation",
+            "id": "karyotype-ph",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
+            "subject": {"reference": f"Patient/{patient_id(resources)}"},
+            "effectiveDateTime": "2022-01-12",
+            "valueString": "46,XY,t(9;22)(q34;q11.2)[20]",
+        }
+    )
+    return out
+
+
 def blinatumomab_order(
     order_id: str,
     rate: float | None,

@@ -21,6 +21,7 @@ from tests.cdshooks.helpers import (
     draft_bundle,
     hook_cards,
     request,
+    with_ph_positive_karyotype,
     with_weight,
 )
 
@@ -195,3 +196,12 @@ def test_card_uuids_are_stable(client: TestClient, signer: Signer) -> None:
     assert a[0]["suggestions"][0]["uuid"] == b[0]["suggestions"][0]["uuid"]
     other = sign(client, signer, resources, blinatumomab_order("c", 10))
     assert other[0]["uuid"] != a[0]["uuid"]
+
+
+def test_ordering_blinatumomab_for_ph_positive_disease_is_critical(
+    client: TestClient, signer: Signer
+) -> None:
+    resources = with_ph_positive_karyotype(with_weight(course_resources(), 60))
+    [card] = sign(client, signer, resources, blinatumomab_order("ph", 28))
+    assert card["indicator"] == "critical"
+    assert "`eligibility-ph-positive`" in card["detail"]

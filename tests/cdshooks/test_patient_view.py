@@ -3,6 +3,7 @@ the 400/404/412 OperationOutcomes (CDS Hooks 2.0 §Discovery, §Prefetch, §Resp
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from adapter.cdshooks.cards import OVERRIDE_SYSTEM, TOPICS, override_codes
@@ -16,6 +17,7 @@ from tests.cdshooks.helpers import (
     patient_id,
     post_hook,
     request,
+    with_ph_positive_karyotype,
 )
 
 PV = "ball-patient-view"
@@ -74,21 +76,34 @@ def test_patient_view_cards_are_views_of_findings(client: TestClient, signer: Si
     assert [c["uuid"] for c in again] == [c["uuid"] for c in cards]
 
 
-def test_ph_positive_is_critical(client: TestClient, signer: Signer) -> None:
-    resources = course_resources()
-    karyotype = {
-        "resourceType": "Observation",
-        "id": "karyotype-ph",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
-        "subject": {"reference": f"Patient/{patient_id(resources)}"},
-        "effectiveDateTime": "2022-01-12",
-        "valueString": "46,XY,t(9;22)(q34;q11.2)[20]",
-    }
-    resources["Observation"].append(karyotype)
+def test_ph_positive_on_a_blinatumomab_course_is_critical(
+    client: TestClient, signer: Signer
+) -> None:
+    resources = with_ph_positive_karyotype(course_resources())
     cards = post_hook(client, signer, PV, request(PV, resources)).json()["cards"]
     assert cards[0]["indicator"] == "critical"
     assert cards[0]["extension"]["org.ball-fhir.card-type"] == "eligibility-cytogenetics"
+    # before any blinatumomab: a warning (not in the cohort), not a safety alert
+    del resources["MedicationAdministration"]
+    cards = post_hook(client, signer, PV, request(PV, resources)).json()["cards"]
+    ph = next(
+        c for c in cards if c["extension"]["org.ball-fhir.card-type"] == "eligibility-cytogenetics"
+    )
+    assert ph["indicator"] == "warning"
+    assert all(c["indicator"] != "critical" for c in cards)
+
+
+def test_infusion_due_today_is_a_warning(signer: Signer, tmp_path: Path) -> None:
+    # course 1 started 2022-03-01: CD3+ infusion day 22 is due on 2022-03-22 (protocol.md §4)
+    client = app_for(config(signer), tmp_path / "fb.sqlite", today=dt.date(2022, 3, 22))
+    cards = post_hook(client, signer, PV, request(PV, course_resources())).json()["cards"]
+    cd3 = next(c for c in cards if c["extension"]["org.ball-fhir.card-type"] == "cd3-infusions")
+    assert cd3["indicator"] == "warning"
+    assert cd3["summary"] == "CD3+ infusions: course 1 day 22 (2022-03-22) due."
+    # two days earlier it is only planned: no card
+    early = app_for(config(signer), tmp_path / "fb2.sqlite", today=dt.date(2022, 3, 20))
+    cards = post_hook(early, signer, PV, request(PV, course_resources())).json()["cards"]
+    assert "cd3-infusions" not in {c["extension"]["org.ball-fhir.card-type"] for c in cards}
 
 
 def test_no_card_for_topics_without_a_warning(client: TestClient, signer: Signer) -> None:
