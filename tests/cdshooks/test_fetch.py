@@ -1,14 +1,17 @@
-"""The ``fhirAuthorization`` bearer token is sent to the FHIR server and never logged or
-returned (CDS Hooks 2.0 §FHIR Resource Access); a server error is a 412 naming the key."""
+"""Reading from the FHIR server with stubs: the ``fhirAuthorization`` bearer token is sent and
+never logged or returned (CDS Hooks 2.0 §FHIR Resource Access), a server error is a 412 naming
+the key, searchset pages are followed on the same server only."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from adapter.cdshooks.fhirfetch import Deadline, FhirFetcher
 from tests.cdshooks.helpers import (
     LoopbackServer,
     Signer,
@@ -65,3 +68,36 @@ def test_bearer_token_is_sent_and_never_logged(
     else:
         assert answer.status_code == 412
         assert "HTTP 500" in answer.json()["issue"][0]["diagnostics"]
+
+
+def _paged(foreign_next: bool) -> LoopbackServer:
+    def reply(path: str) -> tuple[int, Any]:
+        page = 2 if "page=2" in path else 1
+        entry = [{"resource": {"resourceType": "Observation", "id": f"o{page}"}}]
+        doc: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": entry}
+        if page == 1:
+            nxt = "https://elsewhere.example/fhir/Observation?page=2" if foreign_next else None
+            doc["link"] = [
+                {"relation": "next", "url": nxt or f"{server.base}/fhir/Observation?page=2"}
+            ]
+        return 200, doc
+
+    server = LoopbackServer(reply)
+    return server
+
+
+@pytest.mark.parametrize("foreign_next", [False, True])
+def test_searchset_pages_are_followed_on_the_same_server_only(foreign_next: bool) -> None:
+    server = _paged(foreign_next)
+    try:
+        base = server.base + "/fhir"
+        cfg = config(Signer(), dev_mode=True, fhir_server_allowlist=[base])
+        got = FhirFetcher(cfg).fetch(base, "Observation?patient=Patient/p", None, Deadline(5))
+    finally:
+        server.close()
+    assert got is not None
+    ids = [e["resource"]["id"] for e in got["entry"]]
+    assert ids == (["o1"] if foreign_next else ["o1", "o2"])
+    assert len(server.seen) == (1 if foreign_next else 2)
+    if not foreign_next:
+        assert "link" not in got  # the joined pages are one result
