@@ -220,7 +220,7 @@ def call_service(
             return cached
     deadline = Deadline(rt.config.fetch_budget_seconds)
     data = resolve(service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline)
-    record = record_bundle(data)
+    record = record_bundle(data, req.patient_id)
     base = rt.config.course_page_base_url
     if not orders_hook:
         evaluation = patient_evaluation(record, rt.protocols, req.patient_id, day)

@@ -77,7 +77,7 @@ def _expected_type(template: str) -> str:
     return "Bundle" if "?" in template else template.split("/", 1)[0]
 
 
-def _usable(key: str, template: str, value: Any) -> tuple[bool, str]:
+def _usable(key: str, template: str, value: Any, context: Mapping[str, Any]) -> tuple[bool, str]:
     if not isinstance(value, dict):
         return False, f"prefetch '{key}' is not a resource"
     rtype = value.get("resourceType")
@@ -93,6 +93,9 @@ def _usable(key: str, template: str, value: Any) -> tuple[bool, str]:
     expected = _expected_type(template)
     if rtype != expected:
         return False, f"prefetch '{key}' is a {rtype}, not a {expected} (template {template})"
+    filled = fill_template(template, context)
+    if expected != "Bundle" and filled is not None and f"{rtype}/{value.get('id')}" != filled:
+        return False, f"prefetch '{key}' is {rtype}/{value.get('id')}, not {filled}"
     return True, ""
 
 
@@ -112,7 +115,7 @@ def resolve(
             out[key] = None
             continue
         if key in prefetch:
-            ok, why = _usable(key, template, prefetch[key])
+            ok, why = _usable(key, template, prefetch[key], context)
             if ok:
                 out[key] = prefetch[key]
                 continue
@@ -149,9 +152,22 @@ def _issue(key: str, message: str) -> Issue:
     )
 
 
-def record_bundle(data: Mapping[str, Resource | None]) -> Resource:
-    """One collection Bundle of every resource read (searchset entries unpacked, one entry per
-    ``Type/id``; OperationOutcome entries of a search dropped)."""
+def _other_patient(resource: Resource, patient_id: str) -> bool:
+    """True when the resource is, or literally references, a Patient other than ours."""
+    if resource.get("resourceType") == "Patient":
+        return resource.get("id") != patient_id
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and "Patient/" in target:
+            return target.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
+    return False
+
+
+def record_bundle(data: Mapping[str, Resource | None], patient_id: str) -> Resource:
+    """One collection Bundle of the patient's resources read (searchset entries unpacked, one
+    entry per ``Type/id``; OperationOutcome entries of a search and anything of another
+    patient dropped: the engine gives a resource it cannot place to the only patient)."""
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
 
@@ -160,6 +176,8 @@ def record_bundle(data: Mapping[str, Resource | None]) -> Resource:
             None,
             "OperationOutcome",
         ):
+            return
+        if _other_patient(resource, patient_id):
             return
         key = f"{resource['resourceType']}/{resource.get('id')}"
         if resource.get("id") is not None and key in seen:

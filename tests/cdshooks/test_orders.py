@@ -205,3 +205,24 @@ def test_ordering_blinatumomab_for_ph_positive_disease_is_critical(
     [card] = sign(client, signer, resources, blinatumomab_order("ph", 28))
     assert card["indicator"] == "critical"
     assert "`eligibility-ph-positive`" in card["detail"]
+
+
+def test_a_searchset_entry_of_another_patient_is_dropped(
+    client: TestClient, signer: Signer
+) -> None:
+    # a later 60 kg weight of someone else must not make our 24 kg patient's dose flat
+    resources = course_resources()
+    stranger = next(
+        o for o in resources["Observation"] if o["code"]["coding"][0]["code"] == "29463-7"
+    )
+    resources["Observation"].append(
+        {
+            **stranger,
+            "id": "stranger-weight",
+            "subject": {"reference": "Patient/someone-else"},
+            "effectiveDateTime": "2022-04-01",
+            "valueQuantity": {**stranger["valueQuantity"], "value": 60},
+        }
+    )
+    [card] = sign(client, signer, resources, blinatumomab_order("s", 28))
+    assert "28 ug/d given vs 13.69 ug/d planned" in card["summary"]

@@ -178,3 +178,11 @@ def test_body_over_the_limit_is_413(signer: Signer, tmp_path: Path) -> None:
     answer = post_hook(client, signer, PV, request(PV, course_resources()))
     assert answer.status_code == 413
     assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+def test_prefetch_of_another_patient_is_not_used(client: TestClient, signer: Signer) -> None:
+    body = request(PV, course_resources())
+    body["prefetch"]["patient"] = {**body["prefetch"]["patient"], "id": "someone-else"}
+    answer = post_hook(client, signer, PV, body)
+    assert answer.status_code == 412
+    assert "is Patient/someone-else, not Patient/" in answer.json()["issue"][0]["diagnostics"]
