@@ -26,6 +26,7 @@ from adapter.cdshooks.cards import (
     ORDER_TOPIC,
     CardContext,
     build_card,
+    most_severe_first,
     patient_cards,
 )
 from adapter.cdshooks.config import CdsConfig
@@ -155,9 +156,7 @@ def parse_request(service: Service, body: Any) -> HookRequest:
 
 def _order_card(check: OrderCheck, ctx: CardContext) -> dict[str, Any]:
     mr = check.order.request
-    findings = sorted(
-        check.findings, key=lambda f: {"error": 0, "warning": 1, "information": 2}[f.severity]
-    )
+    findings = most_severe_first(check.findings)
     suggestions = []
     if check.corrected is not None:
         suggestions.append(
