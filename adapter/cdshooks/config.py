@@ -1,6 +1,7 @@
 """Configuration of the CDS Hooks service: a pydantic model read from YAML and the environment.
 
-``$BALL_FHIR_CDS_CONFIG`` names a YAML file (schema: ``CdsConfig.model_json_schema()``); the
+``$BALL_FHIR_CDS_CONFIG`` names a YAML file (schema: ``CdsConfig.model_json_schema()``, published
+as examples/cds-hooks/config.schema.json); the
 variables ``BALL_FHIR_CDS_<FIELD>`` (upper-case field name) override single top-level scalar
 fields, e.g. ``BALL_FHIR_CDS_DEV_MODE=1`` or ``BALL_FHIR_CDS_FEEDBACK_DB=/var/lib/cds.sqlite``.
 Lists take comma-separated values (``BALL_FHIR_CDS_FHIR_SERVER_ALLOWLIST=https://a,https://b``).

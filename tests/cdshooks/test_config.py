@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,10 @@ def test_bad_files_and_values_are_usage_errors(tmp_path: Path) -> None:
         load_config(bad)
 
 
-def test_json_schema_is_published() -> None:
+def test_published_json_schema_is_current() -> None:
+    published = ROOT / "examples" / "cds-hooks" / "config.schema.json"
     schema = CdsConfig.model_json_schema()
-    assert "fhir_server_allowlist" in schema["properties"]
+    assert json.loads(published.read_text(encoding="utf-8")) == schema, (
+        "regenerate examples/cds-hooks/config.schema.json from CdsConfig.model_json_schema()"
+    )
     assert schema["properties"]["dev_mode"]["default"] is False

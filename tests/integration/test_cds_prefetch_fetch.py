@@ -5,6 +5,7 @@ cards as a full prefetch; unreachable, silent or disallowed servers give 412
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -30,28 +31,39 @@ pytestmark = pytest.mark.npm
 PV = "ball-patient-view"
 
 
+#: our copy of the example course lives under its own ids on the shared server, so the other
+#: tests of the session (the delivery test counts every Patient) never meet it
+PREFIX = "cds-"
+
+
+def stored_course() -> dict[str, list[dict[str, Any]]]:
+    """The example course as the server holds it: ids prefixed, references ``Type/id``."""
+    resources = course_resources()
+    text = json.dumps(resources)
+    for rtype, items in resources.items():
+        for r in items:
+            text = text.replace(f'"urn:uuid:{r["id"]}"', f'"{rtype}/{PREFIX}{r["id"]}"')
+            text = text.replace(f'"id": "{r["id"]}"', f'"id": "{PREFIX}{r["id"]}"')
+    stored: dict[str, list[dict[str, Any]]] = json.loads(text)
+    return stored
+
+
 @pytest.fixture(scope="module")
-def loaded_server(fhir_server: str) -> str:
-    """The example patient's course stored on the server (ids kept: PUT Type/id)."""
-    entries = []
-    for resources in course_resources().values():
-        for r in resources:
-            entries.append(
-                {
-                    "fullUrl": f"urn:uuid:{r['id']}",
-                    "resource": r,
-                    "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
-                }
-            )
+def loaded_server(fhir_server: str) -> Iterator[str]:
+    """The course stored on the server for this module (PUT Type/id), deleted afterwards."""
+    resources = [r for items in stored_course().values() for r in items]
+    entries = [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in resources
+    ]
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-    answer = httpx.post(
-        fhir_server + "/",
-        json=bundle,
-        headers={"content-type": "application/fhir+json"},
-        timeout=60,
-    )
-    assert answer.status_code == 200, answer.text[:2000]
-    return fhir_server
+    with httpx.Client(base_url=fhir_server, timeout=60) as client:
+        answer = client.post("/", json=bundle, headers={"content-type": "application/fhir+json"})
+        assert answer.status_code == 200, answer.text[:2000]
+        yield fhir_server
+        for r in reversed(resources):
+            gone = client.delete(f"/{r['resourceType']}/{r['id']}")
+            assert gone.status_code in (200, 204), gone.text[:500]
 
 
 def client_for(server: str, tmp_path: Path, **over: Any) -> TestClient:
@@ -76,7 +88,7 @@ def test_absent_prefetch_is_fetched_and_gives_the_same_cards(
     loaded_server: str, tmp_path: Path
 ) -> None:
     client = client_for(loaded_server, tmp_path)
-    resources = course_resources()
+    resources = stored_course()
     full = summaries(client.post(f"/cds-services/{PV}", json=request(PV, resources)))
     assert full
     nothing = request(PV, resources, prefetch={})
@@ -100,7 +112,7 @@ def test_order_sign_fetches_what_it_needs(loaded_server: str, tmp_path: Path) ->
     client = client_for(loaded_server, tmp_path)
     body = request(
         "ball-order-sign",
-        course_resources(),
+        stored_course(),
         prefetch={},
         draftOrders=draft_bundle(blinatumomab_order("mr-2", 5, "ug/m2/d")),
     )
@@ -112,7 +124,7 @@ def test_order_sign_fetches_what_it_needs(loaded_server: str, tmp_path: Path) ->
 
 def test_read_of_a_missing_patient_is_no_data(loaded_server: str, tmp_path: Path) -> None:
     client = client_for(loaded_server, tmp_path)
-    body = request(PV, course_resources(), prefetch={})
+    body = request(PV, stored_course(), prefetch={})
     body["context"]["patientId"] = "no-such-patient"
     body["fhirServer"] = loaded_server
     answer = client.post(f"/cds-services/{PV}", json=body)
@@ -156,7 +168,7 @@ def silent_server() -> Iterator[str]:
 def test_unreachable_server_is_412(tmp_path: Path) -> None:
     server = f"http://127.0.0.1:{_closed_port()}/fhir"
     client = client_for(server, tmp_path)
-    body = request(PV, course_resources(), prefetch={})
+    body = request(PV, stored_course(), prefetch={})
     body["fhirServer"] = server
     answer = client.post(f"/cds-services/{PV}", json=body)
     assert answer.status_code == 412
@@ -165,7 +177,7 @@ def test_unreachable_server_is_412(tmp_path: Path) -> None:
 
 def test_silent_server_is_cut_by_the_budget(silent_server: str, tmp_path: Path) -> None:
     client = client_for(silent_server, tmp_path, fetch_budget_seconds=0.3)
-    body = request(PV, course_resources(), prefetch={})
+    body = request(PV, stored_course(), prefetch={})
     body["fhirServer"] = silent_server
     began = time.monotonic()
     answer = client.post(f"/cds-services/{PV}", json=body)
@@ -177,7 +189,7 @@ def test_silent_server_is_cut_by_the_budget(silent_server: str, tmp_path: Path) 
 
 def test_server_not_on_the_allowlist_is_never_called(loaded_server: str, tmp_path: Path) -> None:
     client = client_for("https://fhir.example.org", tmp_path)
-    body = request(PV, course_resources(), prefetch={})
+    body = request(PV, stored_course(), prefetch={})
     body["fhirServer"] = loaded_server
     answer = client.post(f"/cds-services/{PV}", json=body)
     assert answer.status_code == 412
@@ -188,7 +200,7 @@ def test_http_server_outside_dev_mode_is_refused(loaded_server: str, tmp_path: P
     signer = Signer()
     cfg = config(signer, fhir_server_allowlist=[loaded_server])
     client = app_for(cfg, tmp_path / "fb.sqlite")
-    body = request(PV, course_resources(), prefetch={})
+    body = request(PV, stored_course(), prefetch={})
     body["fhirServer"] = loaded_server
     url = f"/cds-services/{PV}"
     headers = {"Authorization": f"Bearer {signer.token('http://testserver' + url)}"}
