@@ -55,5 +55,10 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--db", help="the SQLite feedback store (default: feedback_db of the config)")
     p.add_argument("--config", help="CDS Hooks config YAML (default: $BALL_FHIR_CDS_CONFIG)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary as readable lines or as JSON (default: text)",
+    )
     p.set_defaults(handler=cmd_feedback)

@@ -32,7 +32,7 @@ def _cds_router() -> APIRouter:
     """A stand-in for a plain-JSON router outside /fhir (CDS Hooks speaks application/json)."""
     router = APIRouter()
 
-    @router.post("/cds-services/echo")
+    @router.post("/plain-json/echo")
     async def echo(body: dict[str, Any]) -> dict[str, Any]:
         return body
 
@@ -149,12 +149,12 @@ def test_asking_for_xml_is_406(client: TestClient) -> None:
 
 def test_plain_json_routes_outside_fhir_are_not_negotiated(client: TestClient) -> None:
     headers = {"content-type": "application/json", "accept": "application/json"}
-    response = client.post("/cds-services/echo", content=b'{"hook": "x"}', headers=headers)
+    response = client.post("/plain-json/echo", content=b'{"hook": "x"}', headers=headers)
     assert response.status_code == 200
     assert response.json() == {"hook": "x"}
     # but still guarded: bad JSON and bad parameters are 400 OperationOutcomes, not 422
-    _assert_outcome(client.post("/cds-services/echo", content=b"[NaN]", headers=headers), 400)
-    _assert_outcome(client.post("/cds-services/echo", content=b"[1]", headers=headers), 400)
+    _assert_outcome(client.post("/plain-json/echo", content=b"[NaN]", headers=headers), 400)
+    _assert_outcome(client.post("/plain-json/echo", content=b"[1]", headers=headers), 400)
 
 
 def test_health(client: TestClient) -> None:

@@ -100,8 +100,9 @@ def test_infusion_due_today_is_a_warning(signer: Signer, tmp_path: Path) -> None
     cd3 = next(c for c in cards if c["extension"]["org.ball-fhir.card-type"] == "cd3-infusions")
     assert cd3["indicator"] == "warning"
     assert cd3["summary"] == "CD3+ infusions: course 1 day 22 (2022-03-22) due."
-    # two days earlier it is only planned: no card
-    early = app_for(config(signer), tmp_path / "fb2.sqlite", today=dt.date(2022, 3, 20))
+    # three days earlier, outside the schedule tolerance (schedule-tolerance-days, 2), it is
+    # only planned: no card
+    early = app_for(config(signer), tmp_path / "fb2.sqlite", today=dt.date(2022, 3, 19))
     cards = post_hook(early, signer, PV, request(PV, course_resources())).json()["cards"]
     assert "cd3-infusions" not in {c["extension"]["org.ball-fhir.card-type"] for c in cards}
 
