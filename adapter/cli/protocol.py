@@ -262,7 +262,7 @@ def register(subparsers: Any) -> None:
     co.add_argument(
         "--html",
         metavar="OUT.html",
-        help="also write the cohort report: Tables 1 and 3, Kaplan-Meier OS/EFS and CIR curves "
+        help="also write the cohort report: Tables 1, 2 and 3, Kaplan-Meier OS/EFS and CIR curves "
         "with numbers at risk (self-contained HTML)",
     )
     co.add_argument(

@@ -1,4 +1,4 @@
-"""The cohort report as one self-contained HTML file: Tables 1 and 3, survival table and curves.
+"""The cohort report as one self-contained HTML file: Tables 1, 2 and 3, survival table and curves.
 
 Kaplan-Meier OS and EFS and the cumulative incidence of relapse (:mod:`adapter.report.survival`)
 are drawn as step curves per group (by protocol group with all patients, and by relapse time
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from adapter.protocol.cohort import Table, outcomes_table, patients_table
+from adapter.protocol.cohort import Table, outcomes_table, patients_table, strata_table
 from adapter.report.html import esc, page, table
 from adapter.report.survival import (
     AT_RISK_YEARS,
@@ -53,6 +53,7 @@ def render_cohort_report(cs: CohortSurvival, as_of: dt.date) -> str:
     body.append("</section>")
     body.append('<section id="tables"><h2>Cohort tables</h2>')
     body.append(_table_html(patients_table(cs.evaluations), 'id="table1"'))
+    body.append(_table_html(strata_table(cs.evaluations), 'id="table2"'))
     body.append(_table_html(outcomes_table(cs.evaluations), 'id="table3"'))
     body.append("</section>")
     return page("Cohort report", "".join(body))

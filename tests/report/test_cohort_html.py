@@ -47,7 +47,12 @@ def test_curves_carry_group_and_landmark() -> None:
 
 def test_tables_1_3_and_survival_are_there() -> None:
     page = report()
-    assert [t.attrs["id"] for t in page.find("table")] == ["survival-table", "table1", "table3"]
+    assert [t.attrs["id"] for t in page.find("table")] == [
+        "survival-table",
+        "table1",
+        "table2",
+        "table3",
+    ]
     assert "Table 1. Patient characteristics" in page.text
     assert "Table 3. Outcomes by protocol" in page.text
     assert "non-responders: event" in page.text
