@@ -58,8 +58,32 @@ def test_package_manifest() -> None:
     assert manifest["name"] == "ball-fhir.profiles"
     assert manifest["version"] == "0.1.0"
     assert manifest["fhirVersions"] == ["4.0.1"]
-    assert manifest["dependencies"] == {"hl7.fhir.r4.core": "4.0.1"}
+    assert manifest["dependencies"] == {
+        "hl7.fhir.r4.core": "4.0.1",
+        "hl7.fhir.us.mcode": "4.0.0",
+        "hl7.fhir.uv.genomics-reporting": "3.0.0",
+        "hl7.terminology.r4": "7.0.1",
+    }
     assert manifest["canonical"] == fhir.CANONICAL
+
+
+def test_implementation_guide_lists_the_package() -> None:
+    guide = CONFORMANCE["ImplementationGuide-ball-fhir.profiles.json"]
+    manifest = _load(PACKAGE / "package.json")
+    assert guide["packageId"] == manifest["name"]
+    assert guide["version"] == manifest["version"]
+    assert guide["fhirVersion"] == manifest["fhirVersions"]
+    depends = {d["packageId"]: d["version"] for d in guide["dependsOn"]}
+    assert depends == {k: v for k, v in manifest["dependencies"].items() if k != "hl7.fhir.r4.core"}
+    listed = {e["reference"]["reference"]: e for e in guide["definition"]["resource"]}
+    others = {f"{r['resourceType']}/{r['id']}" for r in CONFORMANCE.values() if r is not guide}
+    examples = {
+        f"{r['resourceType']}/{r['id']}": r for r in _resources(PACKAGE / "example").values()
+    }
+    assert set(listed) == others | set(examples)
+    for ref, example in examples.items():
+        assert listed[ref]["exampleCanonical"] == example["meta"]["profile"][0]
+    assert all(listed[ref]["exampleBoolean"] is False for ref in others)
 
 
 @pytest.mark.parametrize("folder", [PACKAGE, PACKAGE / "example"], ids=["package", "example"])
