@@ -29,14 +29,14 @@ EXPECTED_WARNINGS = {
     # mCODE CancerRelatedMedicationAdministration (the parent, profiles/README.md "Derivation")
     # warns without reasonCode/reasonReference (mcode-reason-required, severity warning): infusion
     # and intrathecal records do not name the condition treated, and we do not invent one.
-    **dict.fromkeys(
-        (
+    **{
+        name: {"mcode-reason-required"}
+        for name in (
             "MedicationAdministration-ball-blinatumomab-administration-example.json",
             "MedicationAdministration-ball-blinatumomab-administration-stopped-example.json",
             "MedicationAdministration-ball-intrathecal-administration-example.json",
-        ),
-        {"mcode-reason-required"},
-    ),
+        )
+    },
 }
 
 
