@@ -108,7 +108,8 @@ SCT_B_ALL = ("277571004", "B-cell acute lymphoblastic leukemia (disorder)")  # c
 #: parent) requires its slice ``category:us-core`` (1..*, required binding to US Core
 #: problem-or-health-concern); mCODE's own B-ALL example
 #: (Condition-primary-cancer-condition-brian-l) and our profile's pattern (SD_BallTreatment.fsh)
-#: use condition-category#problem-list-item; the display is THO's (hl7.terminology.r4 7.0.1 CodeSystem condition-category).
+#: use condition-category#problem-list-item; the display is THO's (hl7.terminology.r4 7.0.1
+#: CodeSystem condition-category).
 CONDITION_PROBLEM_LIST_ITEM = ("problem-list-item", "Problem List Item")
 SCT_HSCT = ("234336002", "Hemopoietic stem cell transplant")  # contract.md (2nd)
 NCIT_LEUKEMIA_FINDING = ("C167435", "Leukemia Finding")  # mCODE ALLRiskAssessment
