@@ -13,3 +13,4 @@ Alias: $condition-category = http://terminology.hl7.org/CodeSystem/condition-cat
 Alias: $mcode-primary-cancer-condition = http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition
 Alias: $mcode-medication-administration = http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-related-medication-administration
 Alias: $gr-variant = http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/variant
+Alias: $gr-genomic-report = http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/genomic-report

@@ -70,8 +70,8 @@ Usage: #example
 Title: "Example cytogenetics report"
 Description: "The cytogenetic results of one bone marrow sample."
 * status = #final
-* category[lab] = $v2-0074#LAB "Laboratory"
-* category[genetics] = $v2-0074#GE "Genetics"
+* category[lab].coding = $v2-0074#LAB "Laboratory"
+* category[Genetics].coding = $v2-0074#GE "Genetics"
 * code = $loinc#51969-4 "Genetic analysis report"
 * subject = Reference(ball-patient-example)
 * effectiveDateTime = "2024-03-01T08:30:00+01:00"

@@ -89,23 +89,21 @@ Expression: "component.where(code.coding.where(system = 'http://loinc.org' and (
 Severity: #error
 
 // One report per sample grouping its cytogenetic results: code 51969-4 Genetic analysis report
-// (terminology.md section 3, V-HL7), categories LAB and GE Genetics of HL7 v2 table 0074 (GE as
-// in the Genomics Reporting genomics-report examples).
+// (terminology.md section 3, V-HL7), categories LAB and GE Genetics of HL7 v2 table 0074. Derives
+// from Genomics Reporting 3.0.0 `genomic-report` (its slice category:Genetics = v2-0074#GE, code
+// 51969-4 pattern); we add the LAB slice to its slicing (by value of coding).
 Profile: BallCytogeneticsReport
-Parent: DiagnosticReport
+Parent: $gr-genomic-report
 Id: ball-cytogenetics-report
 Title: "ball-fhir cytogenetics report"
 Description: "The cytogenetic results of one sample (karyotype and fusion findings by karyotype, FISH or PCR), in the shape of the Genomics Reporting genomics-report."
 * ^status = #draft
 * status MS
 * category 2..* MS
-* category ^slicing.discriminator.type = #pattern
-* category ^slicing.discriminator.path = "$this"
-* category ^slicing.rules = #open
-* category ^slicing.description = "Sliced by pattern; LAB and GE categories are required."
-* category contains lab 1..1 MS and genetics 1..1 MS
-* category[lab] = $v2-0074#LAB
-* category[genetics] = $v2-0074#GE
+* category contains lab 1..1 MS
+* category[lab].coding 1..1
+* category[lab].coding = $v2-0074#LAB
+* category[Genetics] MS
 * code 1..1 MS
 * code = $loinc#51969-4
 * subject 1..1 MS
