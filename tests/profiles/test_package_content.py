@@ -18,6 +18,7 @@ from fhirpathpy import evaluate
 from fhirpathpy.models import models
 
 from adapter import fhir
+from adapter.packagecache import PROFILE_DEPENDENCIES, npm_package_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "profiles" / "package"
@@ -186,3 +187,42 @@ def test_provenance_hash_must_be_an_unpadded_rfc6920_sha256() -> None:
     )
     prov["entity"][0]["what"]["identifier"]["value"] += "="
     assert _invariant_failures(prov) == ["ball-prov-1 at Provenance.entity.what.identifier"]
+
+
+#: Our profiles derived from mCODE 4.0.0 / Genomics Reporting 3.0.0 (profiles/README.md
+#: "Derivation") and their parents.
+MCODE_SD = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+GR_SD = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/"
+DERIVED = {
+    "ball-b-all-condition": MCODE_SD + "mcode-primary-cancer-condition",
+    "ball-blinatumomab-administration": MCODE_SD + "mcode-cancer-related-medication-administration",
+    "ball-intrathecal-administration": MCODE_SD + "mcode-cancer-related-medication-administration",
+    "ball-fusion-variant": GR_SD + "variant",
+    "ball-cytogenetics-report": GR_SD + "genomic-report",
+}
+
+
+@pytest.mark.parametrize("sd_id", sorted(DERIVED))
+def test_derived_profile_keeps_every_parent_constraint(sd_id: str) -> None:
+    """The derivation claim, and the parent's invariants, bindings and cardinalities in our
+    snapshot (only narrowed): a consumer of the parent sees its rules applied."""
+    sd = CONFORMANCE[f"StructureDefinition-{sd_id}.json"]
+    assert sd["baseDefinition"] == DERIVED[sd_id]
+    parents = {
+        s["url"]: s
+        for name in PROFILE_DEPENDENCIES
+        for p in npm_package_dir(name).glob("StructureDefinition-*.json")
+        if (s := _load(p))["url"] in DERIVED.values()
+    }
+    parent = parents[DERIVED[sd_id]]
+    ours = {e["id"]: e for e in sd["snapshot"]["element"]}
+    for element in parent["snapshot"]["element"]:
+        mine = ours.get(element["id"])
+        assert mine is not None, f"{element['id']} of the parent is missing"
+        keys = {c["key"] for c in element.get("constraint", [])}
+        assert keys <= {c["key"] for c in mine.get("constraint", [])}, element["id"]
+        assert mine.get("min", 0) >= element.get("min", 0), element["id"]
+        if element.get("max") not in (None, "*"):
+            assert mine.get("max") != "*" and int(mine["max"]) <= int(element["max"]), element["id"]
+        for key in (k for k in element if k.startswith(("fixed", "pattern"))):
+            assert mine.get(key) == element[key], element["id"]
