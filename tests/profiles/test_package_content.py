@@ -19,6 +19,7 @@ from fhirpathpy.models import models
 
 from adapter import fhir
 from adapter.packagecache import PROFILE_DEPENDENCIES, npm_package_dir
+from adapter.validation import default_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "profiles" / "package"
@@ -85,6 +86,7 @@ def test_implementation_guide_lists_the_package() -> None:
     for ref, example in examples.items():
         assert listed[ref]["exampleCanonical"] == example["meta"]["profile"][0]
     assert all(listed[ref]["exampleBoolean"] is False for ref in others)
+    assert not [i.to_text() for i in default_validator().validate(guide) if i.is_error]
 
 
 @pytest.mark.parametrize("folder", [PACKAGE, PACKAGE / "example"], ids=["package", "example"])
