@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from adapter import __version__
 from adapter.issues import Issue
+from adapter.routes import ingest as ingest_routes
 from adapter.routes import protocol as protocol_routes
 from adapter.routes import validate as validate_routes
 from adapter.validation import Validator
@@ -22,6 +23,7 @@ def create_app(validator: Validator | None = None) -> FastAPI:
     app = FastAPI(title="ball-fhir", version=__version__)
     app.include_router(validate_routes.router)
     app.include_router(protocol_routes.router)
+    app.include_router(ingest_routes.router)
     if validator is not None:
         app.dependency_overrides[validate_routes.get_validator] = lambda: validator
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
+from adapter.cli import delivery as delivery_commands
 from adapter.cli import iscn, mainjob, mapcmd, protocol, serve, validate
 from adapter.issues import UsageError
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (mainjob, mapcmd, validate, protocol, iscn, serve):
         module.register(commands)
+    delivery_commands.register(commands)
     return parser
 
 
