@@ -28,25 +28,50 @@ changes nothing.  ``max_entries`` must leave room for the repeated Patients and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 from adapter.fhir import Resource, deterministic_id
 
 URN = "urn:uuid:"
 
 
-def _references(value: Any) -> Iterator[str]:
-    """Every ``urn:uuid:`` reference string inside a resource."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str) and item.startswith(URN):
-                yield item
-            else:
-                yield from _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)
+_REFERENCE = re.compile(rb'"reference":"(urn:uuid:[^"]+)"')
+
+
+def _references(resource: Resource) -> list[str]:
+    """Every ``urn:uuid:`` reference inside a resource, in order (found in its JSON: orjson
+    and a regular expression are many times faster than walking the dicts in Python)."""
+    return [m.decode() for m in _REFERENCE.findall(orjson.dumps(resource))]
+
+
+def literal_json(bundle: Resource) -> Iterator[tuple[str, str, bytes]]:
+    """The resources of a Bundle as they stand alone (NDJSON, Bulk Data layout): type, id and
+    JSON of each, with the id of its fullUrl and every ``urn:uuid`` reference to an entry of
+    the Bundle made literal (``Type/id``)."""
+    literal = {
+        e["fullUrl"].encode(): (
+            f"{e['resource']['resourceType']}/{e['fullUrl'].removeprefix(URN)}".encode()
+        )
+        for e in bundle["entry"]
+        if e["fullUrl"].startswith(URN)
+    }
+
+    def named(found: re.Match[bytes]) -> bytes:
+        target = literal.get(found.group(1))
+        return found.group(0) if target is None else b'"reference":"' + target + b'"'
+
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        rid = resource.get("id") or entry["fullUrl"].removeprefix(URN)
+        if "id" not in resource:
+            resource = {**resource, "id": rid}
+        data = orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE)
+        yield resource["resourceType"], rid, _REFERENCE.sub(named, data)
 
 
 def _rewrite(value: Any, literal: dict[str, str]) -> Any:
@@ -94,6 +119,89 @@ def _is_provenance_of_source(entry: dict[str, Any]) -> bool:
     return resource["resourceType"] == "Provenance" and bool(resource.get("target"))
 
 
+class _Parts:
+    """What cutting one Bundle needs to know: its entries (the source Provenance apart), their
+    references, the conditional creates and the literal names of the resources put by id."""
+
+    def __init__(self, bundle: Resource) -> None:
+        entries: list[dict[str, Any]] = bundle["entry"]
+        self.bundle = bundle
+        self.provenances = [e for e in entries if _is_provenance_of_source(e)]
+        kept = {id(e) for e in self.provenances}
+        self.body = [e for e in entries if id(e) not in kept] if kept else entries
+        #: each source Provenance's targets by reference
+        self.targets = [
+            {t["reference"]: t for t in p["resource"]["target"] if "reference" in t}
+            for p in self.provenances
+        ]
+
+    @cached_property
+    def conditional(self) -> dict[str, dict[str, Any]]:
+        """The entries created conditionally (``ifNoneExist``), by fullUrl."""
+        return {e["fullUrl"]: e for e in self.body if e.get("request", {}).get("ifNoneExist")}
+
+    @cached_property
+    def literal(self) -> dict[str, str]:
+        """The literal name (``Type/id``) of each entry put by id, by fullUrl."""
+        return {
+            e["fullUrl"]: e["request"]["url"]
+            for e in self.body
+            if e.get("request", {}).get("method") == "PUT"
+        }
+
+    @cached_property
+    def refs(self) -> dict[str, list[str]]:
+        """The ``urn:uuid`` references of each entry, by fullUrl."""
+        return {e["fullUrl"]: list(dict.fromkeys(_references(e["resource"]))) for e in self.body}
+
+    def repeats(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The conditional creates ``entries`` refer to but do not hold."""
+        inside = {e["fullUrl"] for e in entries}
+        wanted = dict.fromkeys(
+            t for e in entries for t in self.refs[e["fullUrl"]] if t in self.conditional
+        )
+        return [self.conditional[u] for u in wanted if u not in inside]
+
+    def chunks(self, parts: list[list[dict[str, Any]]]) -> list[Resource]:
+        return [self.complete(part, index) for index, part in enumerate(parts)]
+
+    def complete(self, part: list[dict[str, Any]], index: int) -> Resource:
+        """Chunk ``index`` of these entries, with the Patients they refer to repeated and their
+        references to other chunks made literal."""
+        part = self.repeats(part) + part
+        inside = {e["fullUrl"] for e in part}
+        entries = []
+        for entry in part:
+            outside = {
+                r: self.literal[r]
+                for r in self.refs[entry["fullUrl"]]
+                if r not in inside and r in self.literal
+            }
+            entries.append(_rewrite(entry, outside) if outside else entry)
+        return self.chunk(entries, index)
+
+    def chunk(self, part: list[dict[str, Any]], index: int) -> Resource:
+        """Chunk ``index``: these entries as they are and their Provenance."""
+        entries = list(part)
+        for provenance, target_of in zip(self.provenances, self.targets, strict=True):
+            resource = provenance["resource"]
+            pid = deterministic_id("Provenance", resource["id"], str(index))
+            targets = [target_of[e["fullUrl"]] for e in part if e["fullUrl"] in target_of]
+            entries.append(
+                {
+                    "fullUrl": URN + pid,
+                    "resource": {**resource, "id": pid, "target": targets},
+                    "request": {"method": "PUT", "url": f"Provenance/{pid}"},
+                }
+            )
+        return {
+            "resourceType": "Bundle",
+            "id": deterministic_id("Bundle", self.bundle.get("id", ""), str(index)),
+            "type": "transaction",
+            "entry": entries,
+        }
+
+
 def split_bundle(bundle: Resource, max_entries: int) -> list[Resource]:
     """The chunks of a transaction Bundle under the split policy (the Bundle itself when it
     has at most ``max_entries`` entries or ``max_entries`` is 0)."""
@@ -102,73 +210,58 @@ def split_bundle(bundle: Resource, max_entries: int) -> list[Resource]:
         return [bundle]
     if max_entries < 3:
         raise ValueError("max_entries must be 0 (no limit) or at least 3")
-    provenances = [e for e in entries if _is_provenance_of_source(e)]
-    body = [e for e in entries if not _is_provenance_of_source(e)]
-    refs = {e["fullUrl"]: list(dict.fromkeys(_references(e["resource"]))) for e in body}
-    conditional = {e["fullUrl"]: e for e in body if e.get("request", {}).get("ifNoneExist")}
-    literal = {
-        e["fullUrl"]: e["request"]["url"]
-        for e in body
-        if e.get("request", {}).get("method") == "PUT"
-    }
-    room = max_entries - len(provenances)
-    chunks: list[list[dict[str, Any]]] = []
+    cut = _Parts(bundle)
+    room = max_entries - len(cut.provenances)
+    parts: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     members: set[str] = set()
-    repeats: dict[str, None] = {}  # conditional entries the chunk repeats, in order
+    repeats: set[str] = set()  # conditional entries the current part refers to, not holds
 
-    def needs(entry: dict[str, Any]) -> list[str]:
-        wanted = [entry["fullUrl"]] if entry["fullUrl"] in conditional else []
-        wanted += [t for t in refs[entry["fullUrl"]] if t in conditional]
-        return [u for u in dict.fromkeys(wanted) if u not in members and u not in repeats]
-
-    for entry in _ordered(body, refs):
+    for entry in _ordered(cut.body, cut.refs):
         url = entry["fullUrl"]
-        if url in repeats:  # already in this chunk as a repeat: now it is a member
-            del repeats[url]
-            members.add(url)
-            current.append(entry)
-            continue
-        extra = [u for u in needs(entry) if u != url]
-        if current and len(current) + len(repeats) + len(extra) + 1 > room:
-            chunks.append([conditional[u] for u in repeats] + current)
-            current, members, repeats = [], set(), {}
-            extra = [u for u in needs(entry) if u != url]
-        repeats.update(dict.fromkeys(extra))
+        wanted = {t for t in cut.refs[url] if t in cut.conditional} - members - {url}
+        extra = wanted - repeats
+        grows = 0 if url in repeats else 1
+        if current and len(current) + len(repeats) + grows + len(extra) > room:
+            parts.append(current)
+            current, members, repeats = [], set(), set()
+            extra = wanted
+        repeats.discard(url)
+        repeats |= extra
         current.append(entry)
         members.add(url)
-    if current or repeats:
-        chunks.append([conditional[u] for u in repeats] + current)
-    return [_chunk(bundle, part, provenances, literal, index) for index, part in enumerate(chunks)]
+    if current:
+        parts.append(current)
+    return cut.chunks(parts)
 
 
-def _chunk(
-    bundle: Resource,
-    part: list[dict[str, Any]],
-    provenances: list[dict[str, Any]],
-    literal: dict[str, str],
-    index: int,
-) -> Resource:
-    inside = {e["fullUrl"] for e in part}
-    outside = {url: lit for url, lit in literal.items() if url not in inside}
-    entries = [
-        e if not any(r in outside for r in _references(e["resource"])) else _rewrite(e, outside)
-        for e in part
-    ]
-    for provenance in provenances:
-        resource = provenance["resource"]
-        pid = deterministic_id("Provenance", resource["id"], str(index))
-        targets = [t for t in resource["target"] if t.get("reference") in inside]
-        entries.append(
-            {
-                "fullUrl": URN + pid,
-                "resource": {**resource, "id": pid, "target": targets},
-                "request": {"method": "PUT", "url": f"Provenance/{pid}"},
-            }
-        )
-    return {
-        "resourceType": "Bundle",
-        "id": deterministic_id("Bundle", bundle.get("id", ""), str(index)),
-        "type": "transaction",
-        "entry": entries,
-    }
+def _owner(entry: dict[str, Any], patients: set[str]) -> str:
+    """The fullUrl of the Patient an entry belongs to: itself, its ``subject`` or ``patient``,
+    else the first Patient it refers to ("" when none)."""
+    url: str = entry["fullUrl"]
+    if url in patients:
+        return url
+    resource = entry["resource"]
+    for key in ("subject", "patient"):
+        value = resource.get(key)
+        if isinstance(value, dict) and value.get("reference") in patients:
+            return str(value["reference"])
+    return next((t for t in _references(resource) if t in patients), "")
+
+
+def patient_bundles(bundle: Resource) -> Iterator[bytes]:
+    """The JSON of one transaction Bundle per Patient of ``bundle`` (its Patient, the resources
+    about it, their Provenance), in the order the Patients come; resources about no Patient
+    make one more.  A chunk that refers to a resource of another is completed under the split
+    policy (the Patient repeated, references made literal)."""
+    cut = _Parts(bundle)
+    patients = {e["fullUrl"] for e in cut.body if e["resource"]["resourceType"] == "Patient"}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in cut.body:
+        groups.setdefault(_owner(entry, patients), []).append(entry)
+    for index, part in enumerate(groups.values()):
+        data = orjson.dumps(cut.chunk(part, index), option=orjson.OPT_APPEND_NEWLINE)
+        inside = {e["fullUrl"].encode() for e in part}
+        if not set(_REFERENCE.findall(data)) <= inside:
+            data = orjson.dumps(cut.complete(part, index), option=orjson.OPT_APPEND_NEWLINE)
+        yield data
