@@ -280,37 +280,36 @@ class SqlStore:
                 item_id,
             )
 
-    def delivered(self, item_id: int, now: datetime) -> None:
+    def _end_attempt(
+        self,
+        item_id: int,
+        state: State,
+        error: str | None,
+        next_attempt: datetime | None = None,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        """One attempt more, its outcome, and the lease released."""
         with self._tx() as cur:
             self._run(
                 cur,
-                "UPDATE items SET state = 'delivered', attempts = attempts + 1, "
-                "delivered_at = ?, last_error = NULL, next_attempt = NULL, lease_owner = NULL, "
-                "lease_until = NULL WHERE id = ?",
-                stamp(now),
+                "UPDATE items SET state = ?, attempts = attempts + 1, last_error = ?, "
+                "next_attempt = ?, delivered_at = COALESCE(?, delivered_at), "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                state,
+                error,
+                None if next_attempt is None else stamp(next_attempt),
+                None if delivered_at is None else stamp(delivered_at),
                 item_id,
             )
+
+    def delivered(self, item_id: int, now: datetime) -> None:
+        self._end_attempt(item_id, "delivered", None, delivered_at=now)
 
     def retry_later(self, item_id: int, error: str, next_attempt: datetime) -> None:
-        with self._tx() as cur:
-            self._run(
-                cur,
-                "UPDATE items SET state = 'failed', attempts = attempts + 1, last_error = ?, "
-                "next_attempt = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                error,
-                stamp(next_attempt),
-                item_id,
-            )
+        self._end_attempt(item_id, "failed", error, next_attempt)
 
     def dead(self, item_id: int, error: str) -> None:
-        with self._tx() as cur:
-            self._run(
-                cur,
-                "UPDATE items SET state = 'dead', attempts = attempts + 1, last_error = ?, "
-                "next_attempt = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                error,
-                item_id,
-            )
+        self._end_attempt(item_id, "dead", error)
 
     def replay(self, item_id: int) -> State:
         with self._tx() as cur:

@@ -5,12 +5,13 @@ endpoint at ``/token``.  Records every request."""
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.loopback_http import LoopbackHttp
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Seen:
 
 
 @dataclass
-class FakeFhir:
+class FakeFhir(LoopbackHttp):
     answers: deque[tuple[int, Any, dict[str, str]]] = field(default_factory=deque)
     seen: list[Seen] = field(default_factory=list)
     token_answers: deque[tuple[int, Any]] = field(default_factory=deque)
@@ -65,21 +66,7 @@ class FakeFhir:
             do_POST = _handle
             do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeFhir:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     @property
     def transactions(self) -> list[dict[str, Any]]:

@@ -24,14 +24,16 @@ import struct
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from tests.loopback_http import LoopbackHttp
 
 STATUS_FAULTS = {"400", "409", "412", "429", "500", "503"}
 
 
-class FaultProxy:
+class FaultProxy(LoopbackHttp):
     def __init__(self, upstream: str, port: int = 0) -> None:
         self.upstream = upstream.rstrip("/")
         self.faults: deque[str] = deque()
@@ -117,21 +119,7 @@ class FaultProxy:
             do_POST = _handle
             do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FaultProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler, port)
 
 
 def free_port() -> int:
