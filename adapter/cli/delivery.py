@@ -162,7 +162,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError("replay needs item ids or --dead")
     store = _store(args)
     try:
-        ids = list(args.ids) + (store.replay_dead() if args.dead else [])
         for item_id in args.ids:
             try:
                 state = store.replay(item_id)
@@ -173,7 +172,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 state = map_stored(store, item_id, item_mapper(info.kind, info.site)).state
             sys.stdout.write(f"#{item_id}: {state}\n")
         if args.dead:
-            sys.stdout.write(f"{len(ids) - len(args.ids)} dead letters back to pending\n")
+            sys.stdout.write(f"{len(store.replay_dead())} dead letters back to pending\n")
     finally:
         store.close()
     return 0

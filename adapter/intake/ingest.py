@@ -3,7 +3,8 @@
 The raw bytes are durable before anything else happens, so a crash while mapping loses
 nothing: the item stays ``received`` and ``ball-fhir replay ID`` maps it again.  An item whose
 kind, site and sha256 are those of an item stored before is a duplicate: it is neither stored
-nor mapped nor delivered again, and the earlier item is answered.
+nor mapped nor delivered again, and the earlier item is answered (mapped first if a crash
+left it unmapped).
 
 The mapping itself is the caller's (an :data:`ItemMapper`: the edge knows the source kinds and
 site configurations); Provenance.recorded is the time the item was received.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,9 +70,12 @@ def ingest(
         kind, site, source_name, raw, hashlib.sha256(raw).hexdigest(), received or datetime.now(UTC)
     )
     item_id, new = store.add(item)
-    if not new:
+    if not new and store.info(item_id).state != "received":
         return _earlier(store, item_id)
-    return map_stored(store, item_id, mapper)
+    # new, or stored by an earlier ingest that stopped before it was mapped (the sender, never
+    # acknowledged, sends it again): map it now
+    done = map_stored(store, item_id, mapper)
+    return done if new else replace(done, new=False)
 
 
 def _earlier(store: Store, item_id: int) -> Ingested:
