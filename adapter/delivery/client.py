@@ -158,7 +158,8 @@ class FhirClient:
             "",
             "transaction",
             data=orjson.dumps(bundle),
-            headers={"Content-Type": FHIR_JSON},
+            # the found Patients come back whole (the update policy needs no read)
+            headers={"Content-Type": FHIR_JSON, "Prefer": "return=representation"},
         )
         if not 200 <= response.status_code < 300:
             raise _failed("transaction", response)

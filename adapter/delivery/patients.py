@@ -13,7 +13,9 @@ authoritative for two facts only, and only for them we update a found Patient:
   by a source that simply does not mention death.
 
 Nothing else of the server's Patient is touched (names, identifiers, links, extensions stay as
-the server has them).  The update is a read, then ``PUT`` with ``If-Match`` on the version read;
+the server has them).  The update starts from the Patient the transaction answered with (``Prefer:
+return=representation``; read when the server leaves it out), then ``PUT`` with ``If-Match`` on
+its version;
 when someone else changed the Patient in between (409/412) it is read and tried again, up to
 :data:`ATTEMPTS` times, then the delivery attempt fails and is retried later.
 """
@@ -43,9 +45,12 @@ def authoritative_update(ours: Resource, theirs: Resource) -> Resource | None:
     return None if updated == theirs else updated
 
 
-def _found_patients(chunk: Resource, answer: Resource) -> list[tuple[Resource, str]]:
+def _found_patients(
+    chunk: Resource, answer: Resource
+) -> list[tuple[Resource, str, Resource | None]]:
     """Our Patients with an authoritative element that the server found (status 200, not
-    201 Created), with the reference of the server's Patient."""
+    201 Created), with the reference of the server's Patient and the Patient itself when the
+    answer holds it (``Prefer: return=representation``)."""
     found = []
     for sent, got in zip(chunk["entry"], answer.get("entry", []), strict=False):
         resource = sent["resource"]
@@ -58,31 +63,38 @@ def _found_patients(chunk: Resource, answer: Resource) -> list[tuple[Resource, s
             continue
         location = str(response.get("location", ""))
         parts = location.split("/")
+        theirs = got.get("resource") if isinstance(got.get("resource"), dict) else None
         if len(parts) >= 2 and parts[-2] != "_history":
-            found.append((resource, f"{parts[-2]}/{parts[-1]}"))
+            found.append((resource, f"{parts[-2]}/{parts[-1]}", theirs))
         elif len(parts) >= 4:
-            found.append((resource, f"{parts[-4]}/{parts[-3]}"))
+            found.append((resource, f"{parts[-4]}/{parts[-3]}", theirs))
     return found
 
 
 def update_found_patients(client: FhirClient, chunk: Resource, answer: Resource) -> int:
     """Apply the policy to the Patients of one delivered chunk; how many were updated."""
     updated = 0
-    for ours, reference in _found_patients(chunk, answer):
-        if _update_one(client, ours, reference):
+    for ours, reference, theirs in _found_patients(chunk, answer):
+        if _update_one(client, ours, reference, theirs):
             updated += 1
     return updated
 
 
-def _update_one(client: FhirClient, ours: Resource, reference: str) -> bool:
+def _update_one(client: FhirClient, ours: Resource, reference: str, known: Resource | None) -> bool:
+    """Update one Patient; ``known``: the server's Patient as the transaction answered it (read
+    only when absent, and again after a conflict)."""
     for _ in range(ATTEMPTS):
-        current = client.read(reference)
-        theirs: dict[str, Any] = current.body
+        etag = None
+        if known is None:
+            current = client.read(reference)
+            known, etag = current.body, current.etag
+        theirs: dict[str, Any] = known
+        known = None
         change = authoritative_update(ours, theirs)
         if change is None:
             return False
         version = theirs.get("meta", {}).get("versionId")
-        if_match = current.etag or (f'W/"{version}"' if version else None)
+        if_match = etag or (f'W/"{version}"' if version else None)
         if client.update(change, if_match) < 300:
             return True
     raise DeliveryFailed(f"update {reference}: changed on the server {ATTEMPTS} times", retry=True)

@@ -219,13 +219,13 @@ def split_bundle(bundle: Resource, max_entries: int) -> list[Resource]:
 
     for entry in _ordered(cut.body, cut.refs):
         url = entry["fullUrl"]
-        wanted = {t for t in cut.refs[url] if t in cut.conditional} - members - {url}
-        extra = wanted - repeats
+        wanted = {t for t in cut.refs[url] if t in cut.conditional} - {url}
+        extra = wanted - members - repeats
         grows = 0 if url in repeats else 1
         if current and len(current) + len(repeats) + grows + len(extra) > room:
             parts.append(current)
             current, members, repeats = [], set(), set()
-            extra = wanted
+            extra, grows = wanted, 1
         repeats.discard(url)
         repeats |= extra
         current.append(entry)

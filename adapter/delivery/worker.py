@@ -107,10 +107,11 @@ class Worker:
                 answer = self.client.transaction(chunks[index])
                 check_entries(chunks[index], answer)
                 update_found_patients(self.client, chunks[index], answer)
-                self.store.chunk_delivered(
-                    claim.id, index, max_entries, self.clock() + timedelta(seconds=self.lease)
-                )
                 self.tally.chunks += 1
+                if index + 1 < len(chunks):  # the last one is committed as delivered
+                    self.store.chunk_delivered(
+                        claim.id, index, max_entries, self.clock() + timedelta(seconds=self.lease)
+                    )
         except DeliveryFailed as exc:
             return self._failed(claim, exc)
         self.store.delivered(claim.id, self.clock())

@@ -29,6 +29,14 @@ def lab() -> Resource:
     return mapped("lab", "lab/lab-results.csv")
 
 
+EXAMPLES = [
+    ("lab", "lab/lab-results.csv"),
+    ("hl7v2", "hl7v2/lab-results.hl7"),
+    ("cytogenetics", "cytogenetics/cytogenetics.csv"),
+    ("events", "events/events.csv"),
+]
+
+
 def _urls(chunk: Resource) -> list[str]:
     return [e["fullUrl"] for e in chunk["entry"]]
 
@@ -38,9 +46,11 @@ def _urn_references(value: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("limit", [3, 4, 8, 20])
-def test_chunks_are_within_the_limit_and_complete(lab: Resource, limit: int) -> None:
-    chunks = split_bundle(lab, limit)
-    assert len(chunks) > 1
+@pytest.mark.parametrize(("kind", "path"), EXAMPLES)
+def test_chunks_are_within_the_limit_and_complete(kind: str, path: str, limit: int) -> None:
+    bundle = mapped(kind, path)
+    chunks = split_bundle(bundle, limit)
+    assert len(chunks) > 1 or len(bundle["entry"]) <= limit
     for chunk in chunks:
         assert chunk["type"] == "transaction"
         assert len(chunk["entry"]) <= limit

@@ -147,39 +147,55 @@ def test_a_refused_chunk_is_a_dead_letter_until_replayed(server: str, store: Sql
     assert_exactly_once(server, expected(store, ids, 8))
 
 
-def test_a_patient_on_the_server_gets_our_birth_date_and_death(
-    server: str, store: SqlStore, tmp_path: Path
-) -> None:
-    """The Patient update policy: birthDate and deceased[x] from our source replace the
-    server's; the rest of the server's Patient stays."""
-    system = "https://ball-fhir.org/fhir/sid/example-patient"
-    theirs = {
-        "resourceType": "Patient",
-        "identifier": [{"system": system, "value": "P-0100"}],
-        "name": [{"family": "Hospital", "given": ["Record"]}],
-        "birthDate": "2014-12-31",
-        "deceasedBoolean": False,
-    }
-    created = requests.post(f"{server}/Patient", json=theirs, timeout=10)
+SYSTEM = "https://ball-fhir.org/fhir/sid/example-patient"
+THEIRS = {
+    "resourceType": "Patient",
+    "identifier": [{"system": SYSTEM, "value": "P-0100"}],
+    "name": [{"family": "Hospital", "given": ["Record"]}],
+    "birthDate": "2014-12-31",
+    "deceasedBoolean": False,
+}
+EVENTS = (
+    b"patient_id,event,date,sites,marrow_blasts,immunophenotype,protocol,risk_group,"
+    b"donor_type,sex,note\n"
+    b"P-0100,birth,2015-01-01,,,,,,,female,\n"
+    b"P-0100,diagnosis,2020-01-01,,,common B-ALL (BII),,,,,\n"
+    b"P-0100,death,2025-01-05,,,,,,,,\n"
+)
+
+
+def _updated_patient(server: str, store: SqlStore, base: str) -> None:
+    """Deliver the events of P-0100 (to ``base``) over the server's own Patient; check the
+    policy's result on ``server``."""
+    created = requests.post(f"{server}/Patient", json=THEIRS, timeout=10)
     assert created.status_code == 201, created.text
-    events = (
-        b"patient_id,event,date,sites,marrow_blasts,immunophenotype,protocol,risk_group,"
-        b"donor_type,sex,note\n"
-        b"P-0100,birth,2015-01-01,,,,,,,female,\n"
-        b"P-0100,diagnosis,2020-01-01,,,common B-ALL (BII),,,,,\n"
-        b"P-0100,death,2025-01-05,,,,,,,,\n"
-    )
-    done = ingest(
-        store, "events", "default", "events.csv", events, item_mapper("events", "default")
-    )
-    worker(store, server).run(until_idle=True)
+    mapper = item_mapper("events", "default")
+    done = ingest(store, "events", "default", "events.csv", EVENTS, mapper)
+    worker(store, base).run(until_idle=True)
     assert store.info(done.item_id).state == "delivered"
-    [patient] = search(server, "Patient", identifier=f"{system}|P-0100")
+    [patient] = search(server, "Patient", identifier=f"{SYSTEM}|P-0100")
     assert patient["id"] == created.json()["id"]
     assert patient["birthDate"] == "2015-01-01"
     assert patient["deceasedDateTime"] == "2025-01-05"
     assert "deceasedBoolean" not in patient
-    assert patient["name"] == theirs["name"]
+    assert patient["name"] == THEIRS["name"]
+
+
+def test_a_patient_on_the_server_gets_our_birth_date_and_death(
+    server: str, store: SqlStore
+) -> None:
+    """The Patient update policy: birthDate and deceased[x] from our source replace the
+    server's; the rest of the server's Patient stays."""
+    _updated_patient(server, store, server)
+
+
+def test_a_patient_changed_meanwhile_is_read_again(server: str, store: SqlStore) -> None:
+    """The update's If-Match fails (412): the Patient is read again and updated."""
+    with FaultProxy(server) as proxy:
+        proxy.faults.extend(["", "412"])  # the transaction passes, the first PUT does not
+        _updated_patient(server, store, proxy.base)
+    methods = [(method, fault) for method, _, fault in proxy.log]
+    assert methods == [("POST", ""), ("PUT", "412"), ("GET", ""), ("PUT", "")]
 
 
 def _deliver_command(store_url: str, base: str, *extra: str) -> list[str]:
