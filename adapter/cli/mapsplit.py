@@ -19,6 +19,7 @@ are reported as by ``map`` (``--rejects``), ordered by row.
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import shutil
 import sys
@@ -161,6 +162,11 @@ def cmd_map_split(args: argparse.Namespace) -> int:
                 rejected += result.rejected
                 # the header's issues (unmapped columns) come with every part: keep the first's
                 issues.extend(i for i in result.issues if number == 0 or _row(i) != 1)
+                # the part's Bundle is freed; what little the part left in cycles (exceptions
+                # caught while checking values) is collected now: only the youngest generation,
+                # the objects made since the last part
+                del result
+                gc.collect(0)
         finally:
             summary = sink.close()
     issues.sort(key=_row)
