@@ -19,7 +19,8 @@ lease_seconds: 300
 poll_seconds: 1
 ```
 
-The JSON Schema of this file is ``DeliveryConfig.model_json_schema()``.
+The JSON Schema of this file is ``DeliveryConfig.model_json_schema()``, published as
+``examples/delivery.schema.json`` (a test keeps the two equal).
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from adapter.delivery import load_delivery_config
+from adapter.delivery import DeliveryConfig, load_delivery_config
 from adapter.issues import UsageError
 from tests.conftest import ROOT
 
@@ -36,3 +37,10 @@ def test_mistakes_are_usage_errors(tmp_path: Path, text: str, says: str) -> None
     path.write_text(text)
     with pytest.raises(UsageError, match=says):
         load_delivery_config(path)
+
+
+def test_the_published_schema_is_the_models() -> None:
+    """examples/delivery.schema.json is DeliveryConfig's JSON Schema (regenerate it with
+    ``DeliveryConfig.model_json_schema()`` after changing the model)."""
+    published = json.loads((ROOT / "examples" / "delivery.schema.json").read_text())
+    assert published == DeliveryConfig.model_json_schema()
