@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.loopback_http import LoopbackHttp
+from tests.loopback_http import LoopbackHttp, QuietHandler
 
 
 @dataclass
@@ -31,15 +30,9 @@ class FakeFhir(LoopbackHttp):
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self.body()
                 fake.seen.append(Seen(self.command, self.path, dict(self.headers), body))
                 headers: dict[str, str] = {}
                 if self.path == "/token":

@@ -24,11 +24,10 @@ import struct
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler
 
 import requests
 
-from tests.loopback_http import LoopbackHttp
+from tests.loopback_http import LoopbackHttp, QuietHandler
 
 STATUS_FAULTS = {"400", "409", "412", "429", "500", "503"}
 
@@ -45,15 +44,9 @@ class FaultProxy(LoopbackHttp):
         self._lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.body()
                 with proxy._lock:
                     fault = proxy.faults.popleft() if proxy.faults else ""
                     if not fault and proxy.always_slow:
