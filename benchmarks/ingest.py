@@ -18,6 +18,7 @@ Run: ``.venv/bin/python benchmarks/ingest.py [--messages N] [--rows N] [--no-who
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,9 +129,16 @@ def measured(command: list[str]) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="ball-fhir-bench-"))
+    try:
+        run(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder: Path) -> None:
     n = _option("--messages", 10_000)
     rows = _option("--rows", 1_000_000)
-    folder = Path(tempfile.mkdtemp(prefix="ball-fhir-bench-"))
     for name in "abc":
         (folder / name).mkdir()
     store_url = f"sqlite:///{folder / 'store.db'}"
