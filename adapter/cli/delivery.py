@@ -215,12 +215,19 @@ def register(commands: Any) -> None:
     deliver.set_defaults(handler=cmd_deliver)
 
     status = commands.add_parser("status", help="items by delivery state, oldest waiting age")
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="counts as readable lines or as JSON (default: text)",
+    )
     with_store(status)
     status.set_defaults(handler=cmd_status)
 
     replay = commands.add_parser("replay", help="deliver items again (ids, or --dead)")
-    replay.add_argument("ids", nargs="*", type=int, metavar="ID")
+    replay.add_argument(
+        "ids", nargs="*", type=int, metavar="ID", help="item ids, as `status` lists them"
+    )
     replay.add_argument("--dead", action="store_true", help="every dead letter")
     with_store(replay)
     replay.set_defaults(handler=cmd_replay)
