@@ -42,11 +42,25 @@ from adapter.protocol.facts import (
 from adapter.protocol.model import Finding, PatientEvaluation
 from adapter.protocol.rules.dosing import UCUM_PER_M2
 
-#: findings that concern every blinatumomab order of the course: the dose cannot be planned,
-#: the weight sits on the boundary, Ph-positive disease (protocol.md §1: not in the cohort)
-COURSE_LEVEL = ("dose-plan-not-derivable", "dose-weight-at-boundary", "eligibility-ph-positive")
+#: findings that concern every blinatumomab order of the course: the dose cannot be planned
+#: (data missing, or a weight/height/BSA outside the plausible ranges), the measurements are
+#: older than ``dosing-measurement-max-age-days``, the weight sits on the boundary (protocol.md
+#: §4), Ph-positive disease (§1: not in the cohort), a protocol we do not have (nothing checked)
+COURSE_LEVEL = (
+    "dose-plan-not-derivable",
+    "measurement-implausible",
+    "dose-measurement-stale",
+    "dose-weight-at-boundary",
+    "eligibility-ph-positive",
+    "unknown-protocol",
+)
 #: findings about the order's dose that a plan value can correct
-CORRECTABLE = ("dose-deviation", "dose-deviation-per-m2", "dose-unit-mismatch")
+CORRECTABLE = (
+    "dose-deviation",
+    "dose-deviation-per-m2",
+    "dose-unit-mismatch",
+    "dose-far-above-plan",
+)
 #: findings that make any correction ambiguous (the sources differ at exactly the boundary)
 AMBIGUOUS = ("dose-weight-at-boundary",)
 DAY = dt.timedelta(days=1)
