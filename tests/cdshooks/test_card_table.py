@@ -189,6 +189,18 @@ def test_an_unreadable_karyotype_is_a_cytogenetics_warning(
 ) -> None:
     resources = _karyotype("46,XY,t(4;11)(q21;q23),foo(3)[20]")
     card = _types(hook_cards(client, signer, PV, request(PV, resources)))["adverse-cytogenetics"]
-    assert card["summary"].startswith("Cytogenetics: ")
+    # the adverse fusion of the valid part comes first, marked partial (issue 21)
+    assert card["summary"].startswith("Cytogenetics: t(4;11) KMT2A::AFF1 (karyotype")
+    assert "(from a partly valid string)" in card["detail"]
     assert card["indicator"] == "warning"
     assert "`cytogenetics-not-read`" in card["detail"]
+
+
+def test_the_reciprocal_derivative_of_an_adverse_fusion_alone_is_a_card(
+    client: TestClient, signer: Signer
+) -> None:
+    resources = _karyotype("46,XY,der(4)t(4;11)(q21;q23)[10]")
+    card = _types(hook_cards(client, signer, PV, request(PV, resources)))["adverse-cytogenetics"]
+    assert card["indicator"] == "warning"
+    assert "`cytogenetics-fusion-not-shown`" in card["detail"]
+    assert "KMT2A::AFF1" in card["summary"]
