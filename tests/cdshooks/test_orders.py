@@ -245,7 +245,11 @@ def test_an_impossible_weight_proposes_no_dose(
     assert card["summary"].startswith(f"Blinatumomab order iw: Body weight {weight} kg")
     assert "outside the plausible range (0, 200] kg: not used for dosing" in card["detail"]
     assert "`measurement-implausible`" in card["detail"]
-    assert "`dose-plan-not-derivable`" in card["detail"]
+    assert "`dose-plan-not-derivable`: Course 2 dose plan not derivable" in card["detail"]
+    # the weight measured before course 2 (helpers.REMEASURED), not the one of course 1: the
+    # draft joins course 2 though course 1 has no plan either (orders._course_spans)
+    assert f"Body weight {weight} kg (Observation/" in card["detail"]
+    assert "-again, 2022-04-08) outside" in card["detail"]
     assert "`dose-deviation`" not in card["detail"]
 
 

@@ -231,6 +231,7 @@ def rule_dose(ctx: Ctx) -> None:
                 tuple(ev),
                 params,
                 course=n,
+                start=run.start.isoformat() if run.start else None,
                 missing=missing,
             )
             continue
