@@ -167,21 +167,33 @@ def with_weight(resources: dict[str, list[dict[str, Any]]], kg: float) -> dict[s
     return out
 
 
-def with_ph_positive_karyotype(resources: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """A copy with a karyotype Observation showing t(9;22) (Ph-positive, protocol.md §1)."""
+def with_karyotype(
+    resources: dict[str, list[dict[str, Any]]], iscn: str, only: bool = False
+) -> dict[str, Any]:
+    """A copy with a karyotype Observation (62356-1) of ``iscn``; ``only``: without the
+    example's fusion finding (69548-6, KMT2A::AFF1), so the karyotype alone speaks."""
     out = copy.deepcopy(resources)
+    if only:
+        out["Observation"] = [
+            o for o in out["Observation"] if o["code"]["coding"][0]["code"] != "69548-6"
+        ]
     out["Observation"].append(
         {
             "resourceType": "Observation",
-            "id": "karyotype-ph",
+            "id": "karyotype-1",
             "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
             "subject": {"reference": f"Patient/{patient_id(resources)}"},
             "effectiveDateTime": "2022-01-12",
-            "valueString": "46,XY,t(9;22)(q34;q11.2)[20]",
+            "valueString": iscn,
         }
     )
     return out
+
+
+def with_ph_positive_karyotype(resources: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy with a karyotype Observation showing t(9;22) (Ph-positive, protocol.md §1)."""
+    return with_karyotype(resources, "46,XY,t(9;22)(q34;q11.2)[20]")
 
 
 def blinatumomab_order(

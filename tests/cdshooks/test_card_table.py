@@ -21,6 +21,7 @@ from tests.cdshooks.helpers import (
     draft_bundle,
     hook_cards,
     request,
+    with_karyotype,
 )
 from tests.conftest import ROOT
 from tests.protocol.conftest import _date, bundle_of, protocols
@@ -157,23 +158,7 @@ def test_unknown_protocol_is_a_card_without_a_protocol_link(
 
 
 def _karyotype(text: str) -> dict[str, Any]:
-    resources = copy.deepcopy(course_resources())
-    # only the karyotype speaks: drop the example's KMT2A::AFF1 fusion finding
-    resources["Observation"] = [
-        o for o in resources["Observation"] if o["code"]["coding"][0]["code"] != "69548-6"
-    ]
-    resources["Observation"].append(
-        {
-            "resourceType": "Observation",
-            "id": "karyotype-1",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
-            "subject": {"reference": f"Patient/{resources['Patient'][0]['id']}"},
-            "effectiveDateTime": "2022-01-12",
-            "valueString": text,
-        }
-    )
-    return resources
+    return with_karyotype(course_resources(), text, only=True)
 
 
 def test_a_fusion_off_the_adverse_list_alone_gives_no_cytogenetics_card(
