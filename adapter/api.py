@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from adapter import __version__
 from adapter.http_edge import Limits, install
 from adapter.routes import cdshooks as cdshooks_routes
+from adapter.routes import ingest as ingest_routes
 from adapter.routes import pages as pages_routes
 from adapter.routes import protocol as protocol_routes
 from adapter.routes import validate as validate_routes
@@ -28,6 +29,7 @@ def create_app(validator: Validator | None = None, limits: Limits | None = None)
     app.include_router(protocol_routes.router)
     app.include_router(pages_routes.router)
     cdshooks_routes.install(app)
+    app.include_router(ingest_routes.router)
     if validator is not None:
         app.dependency_overrides[validate_routes.get_validator] = lambda: validator
     return app

@@ -91,8 +91,17 @@ class Topic:
     override_reasons: tuple[str, ...] = ("already-addressed", "not-applicable", "data-outdated")
 
 
-#: patient-view: finding codes (adapter.protocol rules 1-8, protocol.md §1-§7) -> cards.
+#: patient-view: finding codes (adapter.protocol rules 1-8, protocol.md §1-§7) -> cards.  Cards
+#: read the engine's readable view (:meth:`~adapter.protocol.PatientEvaluation.ordered`): the
+#: findings that only say data is missing (``*-not-derivable``, ``relapse-none``, ...) arrive
+#: folded into one ``missing-data`` finding, shown by its own topic.
 TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "protocol",
+        "Protocol not evaluated",
+        ("unknown-protocol",),
+        override_reasons=("not-applicable", "data-outdated", "already-addressed"),
+    ),
     Topic(
         "eligibility-cytogenetics",
         "Ph-positive disease",
@@ -104,18 +113,21 @@ TOPICS: tuple[Topic, ...] = (
         "dose",
         "Blinatumomab dose",
         (
+            "dose-far-above-plan",
             "dose-unit-mismatch",
+            "measurement-implausible",
             "dose-unit-not-understood",
             "unit-not-understood",
             "dose-deviation",
             "dose-deviation-per-m2",
             "dose-flat-under-boundary",
             "dose-weight-at-boundary",
+            "dose-measurement-stale",
             "dose-missed-days",
             "dose-interrupted",
-            "dose-plan-not-derivable",
+            "dose-cap-applied",
         ),
-        critical=("dose-unit-mismatch",),
+        critical=("dose-far-above-plan", "dose-unit-mismatch"),
         override_reasons=("clinical-judgement", "data-outdated", "already-addressed"),
     ),
     Topic("course-status", "Course status", ("dose-plan",), "information", summary=course_status),
@@ -144,9 +156,12 @@ TOPICS: tuple[Topic, ...] = (
         "next-step",
         "Next step",
         (
+            "non-responder",
+            "course-no-remission",
             "next-step-second-course",
             "next-step-hsct",
-            "non-responder",
+            "hsct-performed",
+            "next-step-hsct-superseded",
             "mrd-positive-after-course-2",
             "mrd-positive",
             "mrd-negative",
@@ -159,35 +174,85 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "relapse-classification",
         "Relapse classification",
-        ("relapse-time-point", "bfm-stratum", "relapse-site", "bfm-stratum-mismatch"),
+        (
+            "relapse-time-point",
+            "bfm-stratum",
+            "relapse-site",
+            "bfm-stratum-mismatch",
+            "relapse-time-point-boundary",
+            "relapse-time-point-fallback",
+            "eligibility-relapse-number",
+            "relapse-number",
+            "bfm-stratum-recorded",
+            "hsct-mandatory",
+        ),
         "information",
     ),
-    Topic("adverse-cytogenetics", "Adverse cytogenetics", ("adverse-cytogenetics",)),
+    Topic(
+        # the id stays "adverse-cytogenetics": feedback already recorded joins on it
+        "adverse-cytogenetics",
+        "Cytogenetics",
+        (
+            "adverse-cytogenetics",
+            "cytogenetics-not-read",
+            "cytogenetics-fusion-not-shown",
+            "cytogenetics-fusion-absent",
+            "cytogenetics-fusion-present",
+            "cytogenetics-no-named-fusion",
+        ),
+    ),
     Topic(
         "blast-burden",
         "Blast burden",
         ("prognostic-day15-blasts", "prognostic-pre-course-blasts"),
         "information",
     ),
+    Topic(
+        "missing-data",
+        "Missing data",
+        ("missing-data",),
+        override_reasons=("data-outdated", "not-applicable", "already-addressed"),
+    ),
 )
 
-#: order-select / order-sign: the findings about one draft blinatumomab order.
+#: Finding codes that deliberately get no card (CDS Hooks is for "few cards, one actionable
+#: message each", cds-hooks.md section 4), with the reason; every other code the engine emits
+#: belongs to a topic (tests/cdshooks/test_card_table.py checks it).
+NO_CARD: Mapping[str, str] = {
+    "eligibility-age": "cohort eligibility, settled before a course; shown on the course page",
+    "eligibility-b-lineage": "cohort eligibility, settled before a course",
+    "eligibility-ph-negative": "no exclusion: nothing to act on",
+    "apheresis-eligible": "apheresis precedes the course; issue 15 names no apheresis card",
+    "apheresis-not-eligible": "apheresis precedes the course; issue 15 names no apheresis card",
+    "apheresis-not-in-protocol": "nothing to act on",
+    "outcome": "cohort outcome (protocol.md §7), for the tables, not for an EHR",
+    "efs-event": "cohort outcome (protocol.md §7), for the tables, not for an EHR",
+    "efs-censored": "cohort outcome (protocol.md §7), for the tables, not for an EHR",
+}
+
+#: order-select / order-sign: the findings about one draft blinatumomab order.  Orders read the
+#: whole finding list, not the readable view: what makes *this* order uncheckable is the
+#: ``dose-plan-not-derivable`` of its own course, not the patient's ``missing-data`` summary.
 ORDER_TOPIC = Topic(
     "order-dose",
     "Blinatumomab order",
     (
+        "dose-far-above-plan",
         "dose-unit-mismatch",
+        "eligibility-ph-positive",
+        "unknown-protocol",
+        "measurement-implausible",
         "dose-unit-not-understood",
         "dose-deviation",
         "dose-deviation-per-m2",
         "dose-flat-under-boundary",
         "dose-weight-at-boundary",
+        "dose-measurement-stale",
         "dose-plan-not-derivable",
         "unit-not-understood",
         "dose-not-readable",
-        "eligibility-ph-positive",
     ),
-    critical=("dose-unit-mismatch", "eligibility-ph-positive"),
+    critical=("dose-far-above-plan", "dose-unit-mismatch", "eligibility-ph-positive"),
     override_reasons=("clinical-judgement", "data-outdated", "not-applicable"),
 )
 
@@ -290,16 +355,17 @@ def build_card(
     return card
 
 
-def most_severe_first(findings: Sequence[Finding]) -> list[Finding]:
-    """Errors, then warnings, then information; the engine's order within a severity."""
-    return sorted(findings, key=lambda f: -_RANK[f.severity])
-
-
-def _ordered(findings: Sequence[Finding], topic: Topic) -> list[Finding]:
+def in_topic_order(findings: Sequence[Finding], topic: Topic) -> list[Finding]:
+    """Most severe first; within a severity the topic's critical codes, then the order of
+    :attr:`Topic.codes` (codes the topic does not list last, in the engine's order)."""
     order = {c: i for i, c in enumerate(topic.codes)}
     return sorted(
         findings,
-        key=lambda f: (-_RANK[severity(topic, f)], f.code not in topic.critical, order[f.code]),
+        key=lambda f: (
+            -_RANK[severity(topic, f)],
+            f.code not in topic.critical,
+            order.get(f.code, len(order)),
+        ),
     )
 
 
@@ -308,7 +374,7 @@ def topic_findings(topic: Topic, findings: Sequence[Finding]) -> list[Finding]:
     mine = [f for f in findings if f.code in topic.codes]
     if not any(_RANK[severity(topic, f)] >= _RANK[topic.min_severity] for f in mine):
         return []
-    return _ordered(mine, topic)
+    return in_topic_order(mine, topic)
 
 
 def patient_cards(

@@ -26,7 +26,7 @@ from adapter.cdshooks.cards import (
     ORDER_TOPIC,
     CardContext,
     build_card,
-    most_severe_first,
+    in_topic_order,
     patient_cards,
 )
 from adapter.cdshooks.config import CdsConfig
@@ -37,6 +37,7 @@ from adapter.cdshooks.services import Service
 from adapter.fhir import Resource, unique_id
 from adapter.issues import Issue
 from adapter.protocol import Finding, Protocol
+from adapter.protocol.model import UNKNOWN_PROTOCOL
 
 #: FHIR id (R4 §2.24.0.1 id datatype)
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -156,7 +157,7 @@ def parse_request(service: Service, body: Any) -> HookRequest:
 
 def _order_card(check: OrderCheck, ctx: CardContext) -> dict[str, Any]:
     mr = check.order.request
-    findings = most_severe_first(check.findings)
+    findings = in_topic_order(check.findings, ORDER_TOPIC)
     suggestions = []
     if check.corrected is not None:
         suggestions.append(
@@ -192,6 +193,12 @@ def _not_readable(mr: Resource, patient_id: str) -> Finding:
     )
 
 
+def _known(protocol: str) -> str:
+    """The protocol id a card may cite and link to ("" for none, and for the engine's
+    ``unknown`` of a patient whose PlanDefinition we do not have)."""
+    return "" if protocol == UNKNOWN_PROTOCOL else protocol
+
+
 def _with_type(card: dict[str, Any], card_type: str) -> dict[str, Any]:
     card["extension"] = {CARD_TYPE_KEY: card_type}
     return card
@@ -224,9 +231,9 @@ def call_service(
     if not orders_hook:
         evaluation = patient_evaluation(record, rt.protocols, req.patient_id, day)
         protocol = evaluation.protocol if evaluation else ""
-        findings = evaluation.findings if evaluation else []
+        findings = evaluation.ordered() if evaluation else []
         on_course = bool(evaluation and evaluation.summary.get("courses"))
-        ctx = CardContext(service.id, req.patient_id, protocol, base, on_course)
+        ctx = CardContext(service.id, req.patient_id, _known(protocol), base, on_course)
         cards = [_with_type(c, t) for t, c in patient_cards(findings, ctx, day)]
         return {"cards": cards}
     selections = req.context.get("selections") if service.hook == "order-select" else None
@@ -234,7 +241,7 @@ def call_service(
     protocol, checks = "", list[OrderCheck]()
     if orders or unreadable:
         protocol, checks = check_orders(record, orders, rt.protocols, req.patient_id, day)
-    ctx = CardContext(service.id, req.patient_id, protocol, base)
+    ctx = CardContext(service.id, req.patient_id, _known(protocol), base)
     cards = [_with_type(_order_card(c, ctx), ORDER_TOPIC.id) for c in checks if c.findings]
     for mr in unreadable:
         finding = _not_readable(mr, req.patient_id)

@@ -42,11 +42,25 @@ from adapter.protocol.facts import (
 from adapter.protocol.model import Finding, PatientEvaluation
 from adapter.protocol.rules.dosing import UCUM_PER_M2
 
-#: findings that concern every blinatumomab order of the course: the dose cannot be planned,
-#: the weight sits on the boundary, Ph-positive disease (protocol.md §1: not in the cohort)
-COURSE_LEVEL = ("dose-plan-not-derivable", "dose-weight-at-boundary", "eligibility-ph-positive")
+#: findings that concern every blinatumomab order of the course: the dose cannot be planned
+#: (data missing, or a weight/height/BSA outside the plausible ranges), the measurements are
+#: older than ``dosing-measurement-max-age-days``, the weight sits on the boundary (protocol.md
+#: §4), Ph-positive disease (§1: not in the cohort), a protocol we do not have (nothing checked)
+COURSE_LEVEL = (
+    "dose-plan-not-derivable",
+    "measurement-implausible",
+    "dose-measurement-stale",
+    "dose-weight-at-boundary",
+    "eligibility-ph-positive",
+    "unknown-protocol",
+)
 #: findings about the order's dose that a plan value can correct
-CORRECTABLE = ("dose-deviation", "dose-deviation-per-m2", "dose-unit-mismatch")
+CORRECTABLE = (
+    "dose-deviation",
+    "dose-deviation-per-m2",
+    "dose-unit-mismatch",
+    "dose-far-above-plan",
+)
 #: findings that make any correction ambiguous (the sources differ at exactly the boundary)
 AMBIGUOUS = ("dose-weight-at-boundary",)
 DAY = dt.timedelta(days=1)
@@ -238,18 +252,32 @@ def patient_evaluation(
     )
 
 
-def _number_courses(orders: Sequence[DraftOrder], findings: Sequence[Finding]) -> None:
-    """Give each draft without a course number the course it falls in: the course whose plan
-    covers its first day, else the course after the last one.  The engine numbers bags without
-    the extension by time only from the first such bag (rules/courses.py ``find_courses``), so
-    a draft added to a record of numbered bags would otherwise join course 1."""
+def _course_spans(findings: Sequence[Finding]) -> dict[int, tuple[str, str]]:
+    """First and last date of each course given so far: the dates of its plan rows, or, when
+    no plan could be made (``dose-plan-not-derivable``), its start and ``course-length-days``."""
     spans: dict[int, tuple[str, str]] = {}
     for f in findings:
-        if f.code != "dose-plan" or not isinstance(f.data.get("course"), int):
+        course = f.data.get("course")
+        if not isinstance(course, int):
             continue
-        dates = [r["date"] for r in f.data.get("days") or [] if r.get("date")]
-        if dates:
-            spans[f.data["course"]] = (min(dates), max(dates))
+        if f.code == "dose-plan":
+            dates = [r["date"] for r in f.data.get("days") or [] if r.get("date")]
+            if dates:
+                spans[course] = (min(dates), max(dates))
+        elif f.code == "dose-plan-not-derivable" and f.data.get("start"):
+            first = dt.date.fromisoformat(str(f.data["start"]))
+            length = int(f.parameters.get("course-length-days", 1))
+            spans[course] = (first.isoformat(), (first + DAY * (length - 1)).isoformat())
+    return spans
+
+
+def _number_courses(orders: Sequence[DraftOrder], findings: Sequence[Finding]) -> None:
+    """Give each draft without a course number the course it falls in: the course that covers
+    its first day (:func:`_course_spans`), else the course after the last one.  The engine
+    numbers bags without the extension by time only from the first such bag (rules/courses.py
+    ``find_courses``), so a draft added to a record of numbered bags would otherwise join
+    course 1."""
+    spans = _course_spans(findings)
     if not spans:
         return
     for order in orders:

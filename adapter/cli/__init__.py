@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.cli import feedback, iscn, mainjob, mapcmd, protocol, serve, setup, validate
+from adapter.cli import delivery, feedback, iscn, mainjob, mapcmd, protocol, serve, setup, validate
 from adapter.cli.output import escape, terminal_safe
 from adapter.issues import UsageError
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ball-fhir {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (mainjob, mapcmd, validate, protocol, iscn, serve, setup, feedback):
+    for module in (mainjob, mapcmd, validate, protocol, iscn, serve, setup, feedback, delivery):
         module.register(commands)
     return parser
 

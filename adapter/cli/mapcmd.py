@@ -254,6 +254,10 @@ def _report(result: MapResult, source: str, fmt: str) -> None:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
+    if args.split or args.ndjson:
+        from adapter.cli.mapsplit import cmd_map_split  # the streaming map (it imports this)
+
+        return cmd_map_split(args)
     site = load_site(args.site)
     path = Path(args.input)
     progress = _progress_for(path) if path.is_file() else None
@@ -277,6 +281,8 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     """Add the ``map`` command with one sub-command per source kind."""
+    from adapter.cli.mapsplit import add_arguments as split_arguments  # it imports this module
+
     map_parser = commands.add_parser(
         "map", help="map a local source file to a FHIR transaction Bundle"
     )
@@ -308,4 +314,5 @@ def register(commands: Any) -> None:
                 metavar="BUNDLE.json",
                 help="a mapped Bundle whose facts the cross-file checks use (repeatable)",
             )
+        split_arguments(p)
         p.set_defaults(handler=cmd_map)

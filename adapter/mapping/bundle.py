@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -40,9 +40,10 @@ from adapter.fhir import (
 from adapter.issues import Issue, has_errors
 
 
-def sha256_uri(data: bytes) -> str:
-    """RFC 6920 named-information URI of the sha256 of ``data``."""
-    digest = hashlib.sha256(data).digest()
+def sha256_uri(data: bytes, hashed: bool = False) -> str:
+    """RFC 6920 named-information URI of the sha256 of ``data`` (``hashed``: ``data`` is that
+    sha256 already, computed as the file was read)."""
+    digest = data if hashed else hashlib.sha256(data).digest()
     return "ni:///sha-256;" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -199,12 +200,19 @@ class BundleBuilder:
         """Put a new version of a resource already added (same id), keeping its rows."""
         self._by_id[resource["id"]].entry["resource"] = resource
 
-    def build(self, source_name: str, data: bytes, recorded: str) -> Resource:
-        """The transaction Bundle, with a Provenance when anything was mapped."""
-        digest = sha256_uri(data)
+    def build(
+        self, source_name: str, data: bytes, recorded: str, part: Part | None = None
+    ) -> Resource:
+        """The transaction Bundle, with a Provenance when anything was mapped.
+
+        ``part``: the Bundle holds one part of the file (the streaming map): the Provenance
+        names the whole file (its digest) and the Bundle and Provenance ids include the part's
+        key, so the Bundles of all parts can be sent side by side."""
+        digest = sha256_uri(data) if part is None else part.digest
+        keys = (digest,) if part is None else (digest, part.key)
         entries = list(self._entries)
         if entries:
-            provenance = self._provenance(source_name, digest, recorded)
+            provenance = self._provenance(source_name, digest, recorded, keys)
             entries.append(
                 {
                     "fullUrl": urn(provenance["id"]),
@@ -214,15 +222,17 @@ class BundleBuilder:
             )
         return {
             "resourceType": "Bundle",
-            "id": deterministic_id("Bundle", digest),
+            "id": deterministic_id("Bundle", *keys),
             "type": "transaction",
             "entry": entries,
         }
 
-    def _provenance(self, source_name: str, digest: str, recorded: str) -> Resource:
+    def _provenance(
+        self, source_name: str, digest: str, recorded: str, keys: tuple[str, ...]
+    ) -> Resource:
         return {
             "resourceType": "Provenance",
-            "id": deterministic_id("Provenance", digest),
+            "id": deterministic_id("Provenance", *keys),
             "meta": self.parts.meta(PROFILE_PROVENANCE),
             "target": list(self._targets),
             "recorded": recorded,
@@ -237,6 +247,17 @@ class BundleBuilder:
                 }
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a source file mapped on its own (the streaming map): the key naming it (in
+    its Bundle and Provenance ids), the whole file's digest (:func:`sha256_uri`) and the row
+    number in the file of each record of the part, in order."""
+
+    key: str
+    digest: str
+    numbers: Sequence[int]
 
 
 @dataclass(slots=True)

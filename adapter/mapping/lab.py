@@ -38,6 +38,7 @@ from adapter.issues import Issue
 from adapter.mapping.bundle import (
     BundleBuilder,
     MapResult,
+    Part,
     SharedParts,
     Target,
     patient_id,
@@ -146,8 +147,13 @@ def map_lab(
     ctx: LabContext,
     recorded: str,
     progress: Callable[[int], None] | None = None,
+    part: Part | None = None,
 ) -> MapResult:
-    """Map a lab export to one transaction Bundle; rejected rows are kept in the issues."""
+    """Map a lab export to one transaction Bundle; rejected rows are kept in the issues.
+
+    ``part``: ``data`` is one part of a larger export (the streaming map,
+    adapter.sources.partition): its rows keep their numbers in the file, and the Bundle and
+    its Provenance are named after the file and the part."""
     section: LabSource = section_of(site, "lab")
     builder = BundleBuilder()
     parts = builder.parts
@@ -201,8 +207,11 @@ def map_lab(
         target.rows.append(extension)
         report.add(result.status, target.reference)
 
-    done = map_rows(data, source_name, site, section, FIELDS, check, across, accept, progress)
-    return done.result(builder, source_name, data, recorded)
+    numbers = None if part is None else part.numbers
+    done = map_rows(
+        data, source_name, site, section, FIELDS, check, across, accept, progress, numbers
+    )
+    return done.result(builder, source_name, data, recorded, part)
 
 
 #: the cells of a row's :class:`ResultTerms`: all but its identity cells and its value

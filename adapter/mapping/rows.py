@@ -13,13 +13,13 @@ and tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
 from adapter.issues import Issue, IssueCode, UsageError
-from adapter.mapping.bundle import BundleBuilder, MapResult
+from adapter.mapping.bundle import BundleBuilder, MapResult, Part
 from adapter.sources.delimited import Fields, Row, read_rows
 from adapter.sources.site import DelimitedSource, SiteConfig
 from adapter.sources.values import ValueProblem, parse_datetime, parse_decimal
@@ -154,10 +154,15 @@ class RowsRead:
     rejected: int
 
     def result(
-        self, builder: BundleBuilder, source_name: str, data: bytes, recorded: str
+        self,
+        builder: BundleBuilder,
+        source_name: str,
+        data: bytes,
+        recorded: str,
+        part: Part | None = None,
     ) -> MapResult:
         return MapResult(
-            builder.build(source_name, data, recorded), self.issues, self.read, self.rejected
+            builder.build(source_name, data, recorded, part), self.issues, self.read, self.rejected
         )
 
 
@@ -200,18 +205,22 @@ def map_rows(
     across: Callable[[R, list[Issue]], A],
     accept: Callable[[A], None],
     progress: Callable[[int], None] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> RowsRead:
     """Read, check and decide every row of a delimited file, one row after the other.
 
     ``check`` checks one row on its own (a record only when the row is sound); ``across`` adds
     the issues of a record against the rows accepted before it and returns what ``accept``
     takes (the record, or the record with what the cross-row checks worked out for it, such as
-    its ids); ``accept`` takes it when none of the row's issues is an error.
+    its ids); ``accept`` takes it when none of the row's issues is an error.  ``numbers``: the
+    file row numbers of the records when ``data`` is one part of a file (:func:`read_rows`).
     """
     issues: list[Issue] = []
 
     def checked() -> Iterator[tuple[Row, A | None, list[Issue]]]:
-        for read, row in enumerate(read_rows(data, source_name, site, section, fields, issues), 1):
+        for read, row in enumerate(
+            read_rows(data, source_name, site, section, fields, issues, numbers), 1
+        ):
             if progress and read % 1000 == 0:
                 progress(read)
             record, row_issues = check(row)

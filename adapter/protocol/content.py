@@ -55,6 +55,9 @@ pre-course-blasts-signal, day15-blasts-signal          show the signal whose fig
 {weight,height,bsa}-plausible-{min,max}-*              physiological ranges before dosing
                                                        (placeholders: > min and <= max)
 dose-deviation-tolerance-pct                           delivered vs planned ug/d (ours: 10 %)
+dose-critical-above-plan-factor                        dose >= N x plan is an error (placeholder 2)
+dosing-measurement-max-age-days                        weight/height/BSA <= N days before course
+                                                       day 1, else a warning (placeholder: 7)
 efs-censor-at                                          ``last-follow-up`` | ``as-of`` (ours, §7)
 =====================================================  ===========================================
 

@@ -8,9 +8,14 @@ file.  How each kind of Observation is read (contract.md "Concepts"):
 
 * karyotype (LOINC 62356-1, ``valueString`` = the ISCN string): :func:`adapter.iscn.analyse`; every
   named fusion it recognises (``t()``, ``der()``, three-way translocations pair by pair, FISH parts)
-  is *present*.  A karyotype never makes a fusion *absent*: ETV6::RUNX1 is cryptic on banding.  A
-  string the ISCN grammar rejects gives a :class:`CytoNote` (position and what was expected),
-  never a crash and never a silent miss.
+  is *present*, with how it was named (:attr:`FusionCall.evidence`: ``breakpoints``,
+  ``chromosome pair only`` for a breakpoint-less ``t(9;22)``, ``probes``).  A karyotype never makes
+  a fusion *absent*: ETV6::RUNX1 is cryptic on banding.  A string the ISCN grammar rejects gives a
+  :class:`CytoNote` (position and what was expected), never a crash and never a silent miss; the
+  fusions of the parts that do parse (issue 21, ``Analysis.partial``) are still present, marked
+  :attr:`FusionCall.partial`.  A reciprocal derivative alone (``der(12)t(12;21)``: the fusion
+  lies on the derivative not shown, ``Rearrangement.reciprocal_of``) names no fusion; it is a
+  :class:`NotShown` (ISCN 2020 ch. 9; contract.md "Fusions the adapter must name").
 * fusion finding (LOINC 69548-6, Genomics Reporting STU2 ``variant``): value LA9633-4 Present or
   LA9634-2 Absent.  The gene-studied components (48018-6, one per partner, HGNC id or symbol;
   aliases such as TEL/AML1 resolved by the knowledge) name every fusion whose two partner genes
@@ -56,6 +61,11 @@ class FusionCall:
     #: the recognised abnormality as written in canonical ISCN, when read from ISCN
     iscn: str | None = None
     uncertain: bool = False
+    #: what named it: ``genes studied`` (48018-6), else the ISCN recogniser's ``breakpoints``,
+    #: ``chromosome pair only`` or ``probes`` (``adapter.iscn.Rearrangement.evidence``)
+    evidence: str = "genes studied"
+    #: read from the valid parts of a string that is not wholly valid ISCN
+    partial: bool = False
 
     @property
     def name(self) -> str:
@@ -77,12 +87,31 @@ class CytoNote:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NotShown:
+    """A reciprocal derivative written alone: the fusion it belongs to is not shown."""
+
+    fusion: FusionDef
+    resource: Resource
+    date: Date | None
+    #: the derivative in canonical ISCN (``der(12)t(12;21)(p13;q22)``)
+    iscn: str
+    #: the recogniser's plain-language reason
+    note: str
+    partial: bool = False
+
+    @property
+    def translocation(self) -> str:
+        return translocation_of(self.fusion)
+
+
 @dataclass
 class Cytogenetics:
     """What a patient's cytogenetics say about the named fusions."""
 
     calls: list[FusionCall] = field(default_factory=list)
     notes: list[CytoNote] = field(default_factory=list)
+    not_shown: list[NotShown] = field(default_factory=list)
     #: at least one result was read (a valid karyotype, a Present or Absent finding)
     reported: bool = False
 
@@ -170,35 +199,67 @@ def _read_iscn(
     what: str,
     framed: bool = False,
 ) -> bool:
-    """Add the named fusions of an ISCN string; a note when it is not ISCN.  True when read."""
+    """Add the named fusions of an ISCN string (of its valid parts when it is not wholly valid,
+    marked partial) and its reciprocal derivatives shown alone; a note when it is not valid
+    ISCN.  True when the whole string was read."""
     analysis = analyse(text, knowledge)
     if analysis.result.error is not None and framed:
         framed_analysis = analyse(_FRAME + text, knowledge)
         if framed_analysis.result.error is None:
             analysis = framed_analysis
-    error = analysis.result.error
-    if error is not None:
-        out.notes.append(
-            CytoNote(
-                d.resource,
-                f"{what} {text!r} is not valid ISCN ({error.message}): its rearrangements were "
-                "not read, so an excluding or adverse fusion in it would be missed; correct the "
-                "string at the source.",
-                text,
-                error.message,
-            )
-        )
-        return False
     fusions = known_fusions(knowledge)
     seen: set[str] = set()
     for r in analysis.rearrangements:
+        if r.fusion is None and r.reciprocal_of in fusions:
+            note = "; ".join(r.notes) or f"{r.reciprocal_of} is not shown"
+            out.not_shown.append(
+                NotShown(fusions[r.reciprocal_of], d.resource, d.date, r.iscn, note, r.partial)
+            )
         if r.fusion is None or r.fusion in seen or r.fusion not in fusions:
             continue
         seen.add(r.fusion)
         out.calls.append(
-            FusionCall(fusions[r.fusion], True, d.resource, d.date, via, r.iscn, r.uncertain)
+            FusionCall(
+                fusions[r.fusion],
+                True,
+                d.resource,
+                d.date,
+                via,
+                r.iscn,
+                r.uncertain,
+                r.evidence,
+                r.partial,
+            )
         )
-    return True
+    error = analysis.result.error
+    if error is None:
+        return True
+    read = (
+        f"read in part: {', '.join(sorted(seen))} named from the valid parts (marked partial); "
+        if seen
+        else "its rearrangements were not read, so "
+    )
+    out.notes.append(
+        CytoNote(
+            d.resource,
+            f"{what} {text!r} is not valid ISCN ({error.message}): {read}an excluding or "
+            f"adverse fusion in {'the rest' if seen else 'it'} would be missed; correct the "
+            "string at the source.",
+            text,
+            error.message,
+        )
+    )
+    return False
+
+
+def call_data(calls: list[FusionCall]) -> dict[str, object]:
+    """What a fusion finding's ``data`` says about the calls behind it: the ISCN read, how each
+    call named the fusion, whether any came from a partly valid string (issue 21)."""
+    return {
+        "iscn": [c.iscn for c in calls if c.iscn],
+        "named_by": [c.evidence for c in calls],
+        "partial": any(c.partial for c in calls),
+    }
 
 
 def _read_finding(out: Cytogenetics, d: Dated, knowledge: Knowledge) -> None:

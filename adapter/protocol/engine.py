@@ -15,6 +15,7 @@ from adapter.protocol.content import DEFAULT_PROTOCOL, Protocol
 from adapter.protocol.facts import PatientFacts, collect
 from adapter.protocol.model import (
     MISSING_DATA,
+    UNKNOWN_PROTOCOL,
     Finding,
     FindingSeverity,
     PatientEvaluation,
@@ -68,7 +69,7 @@ def unknown_protocol(index: BundleIndex, facts: PatientFacts, why: str) -> Patie
         patient=facts.ref,
         evidence=index.refs(facts.careplans),
     )
-    return PatientEvaluation(facts.ref, "unknown", [finding], {"protocol": "unknown"})
+    return PatientEvaluation(facts.ref, UNKNOWN_PROTOCOL, [finding], {"protocol": UNKNOWN_PROTOCOL})
 
 
 def evaluate_patient(

@@ -26,6 +26,8 @@ DATA_CODES = frozenset(
 )
 #: The code of the one finding per patient that lists what is missing (issue 14).
 MISSING_DATA = "missing-data"
+#: The protocol id of the evaluation of a patient whose PlanDefinition we do not have.
+UNKNOWN_PROTOCOL = "unknown"
 #: "Not evaluated because X is missing" findings folded into ``missing-data`` besides every
 #: ``*-not-derivable`` one.
 NOT_EVALUATED = frozenset({"relapse-none", "eligibility-b-lineage-unknown"})

@@ -116,9 +116,12 @@ def read_rows(
     section: DelimitedSource,
     fields: Fields,
     issues: list[Issue],
+    numbers: Sequence[int] | None = None,
 ) -> Iterator[Row]:
     """Yield the records of a delimited file; malformed records go to ``issues`` as errors.
 
+    ``numbers``: when the data is one part of a larger file (a header and some of its records,
+    adapter.sources.partition), the row number in the file of each record of the part.
     Raises :class:`UsageError` when the file cannot be read at all (wrong encoding, no header,
     a required column absent).
     """
@@ -155,9 +158,10 @@ def read_rows(
         )
     width = len(header)
     layout = Layout(positions, width)
-    for number, cells in enumerate(reader, start=2):
+    for index, cells in enumerate(reader, start=2):
         if not (cells and cells[0].strip()) and not "".join(cells).strip():  # no or blank cells
             continue
+        number = index if numbers is None else numbers[index - 2]
         row = Row(number, cells, layout)
         if len(cells) != width:
             issues.append(

@@ -90,11 +90,25 @@ def app_for(cfg: CdsConfig, db: Path, today: dt.date = COURSE1_DAY20) -> TestCli
     return TestClient(app)
 
 
-def course_resources() -> dict[str, list[dict[str, Any]]]:
+#: weight and height measured again before course 2 (orders start 2022-04-11): within the
+#: protocol's dosing-measurement-max-age-days (placeholder 7) of course day 1
+REMEASURED = "2022-04-08"
+LOINC_WEIGHT_HEIGHT = ("29463-7", "8302-2")
+
+
+def course_resources(remeasured: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """The example patient's resources by type; ``remeasured``: plus copies of the weight and
+    height dated :data:`REMEASURED` (the example's are of 2022-02-27, before course 1)."""
     bundle = json.loads(COURSE.read_text(encoding="utf-8"))
     out: dict[str, list[dict[str, Any]]] = {}
     for e in bundle["entry"]:
         out.setdefault(e["resource"]["resourceType"], []).append(e["resource"])
+    if remeasured:
+        for obs in list(out["Observation"]):
+            if obs["code"]["coding"][0]["code"] in LOINC_WEIGHT_HEIGHT:
+                again = {**copy.deepcopy(obs), "id": f"{obs['id']}-again"}
+                again["effectiveDateTime"] = REMEASURED
+                out["Observation"].append(again)
     return out
 
 
@@ -153,21 +167,33 @@ def with_weight(resources: dict[str, list[dict[str, Any]]], kg: float) -> dict[s
     return out
 
 
-def with_ph_positive_karyotype(resources: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """A copy with a karyotype Observation showing t(9;22) (Ph-positive, protocol.md §1)."""
+def with_karyotype(
+    resources: dict[str, list[dict[str, Any]]], iscn: str, only: bool = False
+) -> dict[str, Any]:
+    """A copy with a karyotype Observation (62356-1) of ``iscn``; ``only``: without the
+    example's fusion finding (69548-6, KMT2A::AFF1), so the karyotype alone speaks."""
     out = copy.deepcopy(resources)
+    if only:
+        out["Observation"] = [
+            o for o in out["Observation"] if o["code"]["coding"][0]["code"] != "69548-6"
+        ]
     out["Observation"].append(
         {
             "resourceType": "Observation",
-            "id": "karyotype-ph",
+            "id": "karyotype-1",
             "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
             "subject": {"reference": f"Patient/{patient_id(resources)}"},
             "effectiveDateTime": "2022-01-12",
-            "valueString": "46,XY,t(9;22)(q34;q11.2)[20]",
+            "valueString": iscn,
         }
     )
     return out
+
+
+def with_ph_positive_karyotype(resources: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy with a karyotype Observation showing t(9;22) (Ph-positive, protocol.md §1)."""
+    return with_karyotype(resources, "46,XY,t(9;22)(q34;q11.2)[20]")
 
 
 def blinatumomab_order(

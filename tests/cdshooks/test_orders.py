@@ -4,6 +4,7 @@ reasons, stable uuids, and the sandbox's quirks (cds-hooks.md section 3.1)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.cdshooks.helpers import (
     Signer,
     TestClient,
     app_for,
+    auth,
     blinatumomab_order,
     config,
     course_resources,
@@ -220,9 +222,83 @@ def test_a_searchset_entry_of_another_patient_is_dropped(
             **stranger,
             "id": "stranger-weight",
             "subject": {"reference": "Patient/someone-else"},
-            "effectiveDateTime": "2022-04-01",
+            "effectiveDateTime": "2022-04-10",  # after the patient's own (REMEASURED)
             "valueQuantity": {**stranger["valueQuantity"], "value": 60},
         }
     )
     [card] = sign(client, signer, resources, blinatumomab_order("s", 28))
     assert "28 ug/d given vs 13.69 ug/d planned" in card["summary"]
+
+
+@pytest.mark.parametrize("weight", [0, -3, 250, "NaN"])
+def test_an_impossible_weight_proposes_no_dose(
+    client: TestClient, signer: Signer, weight: Any
+) -> None:
+    # weight <= 0, > 200 kg (weight-plausible-min/max-kg, placeholders) or NaN (a decimal
+    # string in the prefetch; a bare NaN is not JSON, below): no plan, no dose proposed, a
+    # card saying why (issue 14 "Plausibility before dosing")
+    order = blinatumomab_order("iw", 9)
+    [card] = sign(client, signer, with_weight(course_resources(), weight), order)
+    assert "suggestions" not in card
+    assert "selectionBehavior" not in card
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith(f"Blinatumomab order iw: Body weight {weight} kg")
+    assert "outside the plausible range (0, 200] kg: not used for dosing" in card["detail"]
+    assert "`measurement-implausible`" in card["detail"]
+    assert "`dose-plan-not-derivable`: Course 2 dose plan not derivable" in card["detail"]
+    # the weight measured before course 2 (helpers.REMEASURED), not the one of course 1: the
+    # draft joins course 2 though course 1 has no plan either (orders._course_spans)
+    assert f"Body weight {weight} kg (Observation/" in card["detail"]
+    assert "-again, 2022-04-08) outside" in card["detail"]
+    assert "`dose-deviation`" not in card["detail"]
+
+
+def test_a_bare_nan_in_the_prefetch_is_not_json(client: TestClient, signer: Signer) -> None:
+    body = request(
+        SIGN,
+        with_weight(course_resources(), 24),
+        draftOrders=draft_bundle(blinatumomab_order("n", 9)),
+    )
+    raw = json.dumps(body).replace('"value": 24', '"value": NaN', 1)
+    assert '"value": NaN' in raw
+    answer = client.post(
+        f"/cds-services/{SIGN}",
+        content=raw,
+        headers={**auth(signer, f"/cds-services/{SIGN}"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_dose_far_above_plan_is_critical_with_its_correction(
+    client: TestClient, signer: Signer
+) -> None:
+    # 24 kg child, course 2 at the adult flat 28 ug/d: 2.05 x the planned 13.69 ug/d, over
+    # dose-critical-above-plan-factor (placeholder 2)
+    [card] = sign(client, signer, course_resources(), blinatumomab_order("far", 28))
+    assert card["indicator"] == "critical"
+    assert "`dose-far-above-plan`" in card["detail"]
+    assert "dose-critical-above-plan-factor=2.0" in card["detail"]
+    assert "2.0 x the plan" in card["detail"]
+    rate = only_action(card)["resource"]["dosageInstruction"][0]["doseAndRate"][0]
+    assert rate["rateQuantity"]["value"] == 13.69
+    # 1.5 x the plan is a deviation, a warning
+    [mild] = sign(client, signer, course_resources(), blinatumomab_order("mild", 20))
+    assert mild["indicator"] == "warning"
+    assert "`dose-deviation`" in mild["detail"]
+
+
+def test_a_stale_weight_and_height_are_shown_on_the_order(
+    client: TestClient, signer: Signer
+) -> None:
+    # without the re-measurement before course 2, the plan of 2022-04-11 comes from the weight
+    # and height of 2022-02-27: older than dosing-measurement-max-age-days (placeholder 7)
+    order = blinatumomab_order("old", 15, "ug/m2/d")
+    [card] = sign(client, signer, course_resources(remeasured=False), order)
+    assert card["indicator"] == "warning"
+    assert "`dose-measurement-stale`" in card["detail"]
+    assert "body weight of 2022-02-27 (43 days before)" in card["summary"]
+    assert "dosing-measurement-max-age-days=7" in card["detail"]
+    assert "suggestions" not in card  # the order is at the plan dose: nothing to correct
+    # measured again: no card
+    assert sign(client, signer, course_resources(), order) == []

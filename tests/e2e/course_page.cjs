@@ -1,5 +1,5 @@
 // Loads one course page in Debian's chromium (headless, driven by playwright-core from
-// .npm-tools, scripts/setup-npm and scripts/setup-browser), and prints as JSON what the browser
+// .npm-tools, scripts/setup-npm and scripts/setup-debian), and prints as JSON what the browser
 // rendered: elements and values, console messages and page errors, every request the page made,
 // and positions of drawn marks; saves a full-page screenshot.
 // Usage: node course_page.cjs URL SCREENSHOT.png

@@ -6,7 +6,7 @@ patient with an MRD below its limit of detection added, is saved to a file and l
 values say, the print CSS applying, no console message and no page error, and no request other
 than the page itself.  The screenshot is kept in ``tests/e2e/artifacts/`` (gitignored).
 Missing node, playwright-core or chromium fail the test (scripts/setup-npm,
-scripts/setup-browser): it is never skipped.
+scripts/setup-debian): it is never skipped.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _tools() -> str:
     if not (NPM_TOOLS / "playwright-core" / "package.json").is_file():
         pytest.fail(f"playwright-core not installed in {NPM_TOOLS}: run ./scripts/setup-npm")
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} missing: run ./scripts/setup-browser")
+        pytest.fail(f"{CHROMIUM} missing: run ./scripts/setup-debian")
     return node
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -69,11 +70,12 @@ def _wait_for_metadata(base: str, proc: subprocess.Popen[str], deadline: float) 
     pytest.fail(f"the FHIR server at {base} did not answer GET /metadata: {last}")
 
 
-@pytest.fixture(scope="session")
-def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a fresh loopback FHIR server; the server is killed at teardown."""
+@contextmanager
+def loopback_server(folder: Path, *flags: str) -> Iterator[str]:
+    """A fresh loopback FHIR server (``flags``: e.g. ``--strict-transactions``); its base URL.
+    Killed when the block ends."""
     node = _node_or_fail()
-    log = tmp_path_factory.mktemp("fhir-server") / "stderr.log"
+    log = folder / "stderr.log"
     env = {
         **os.environ,
         "BALL_NPM_TOOLS": str(NPM_TOOLS),
@@ -82,7 +84,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w", encoding="utf-8") as stderr:
         # --exit-with-stdin: the server also exits if this process dies without a teardown.
         proc = subprocess.Popen(
-            [node, str(SERVER_SCRIPT), "0", "--exit-with-stdin"],
+            [node, str(SERVER_SCRIPT), "0", "--exit-with-stdin", *flags],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -104,3 +106,10 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 pipe.close()
+
+
+@pytest.fixture(scope="session")
+def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a fresh loopback FHIR server; the server is killed at teardown."""
+    with loopback_server(tmp_path_factory.mktemp("fhir-server")) as base:
+        yield base

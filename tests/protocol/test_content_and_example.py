@@ -62,6 +62,16 @@ def _with_param(resources: list[dict[str, Any]], pid: str, name: str, value: Any
     raise AssertionError(name)
 
 
+def test_dose_safety_thresholds_are_placeholders_of_every_protocol() -> None:
+    # protocol.md §4 is silent on both: named parameters, marked PLACEHOLDER in the content
+    for protocol in protocols().values():
+        assert {"dose-critical-above-plan-factor", "dosing-measurement-max-age-days"} <= set(
+            protocol.placeholders
+        ), protocol.id
+        assert protocol.num("dose-critical-above-plan-factor") == 2.0
+        assert protocol.int_("dosing-measurement-max-age-days") == 7
+
+
 def test_weight_comparison_is_read_from_content() -> None:
     resources = copy.deepcopy(read_content_folder(CONTENT))
     _with_param(resources, "all-rez-2016", "weight-boundary-comparison", ">=")

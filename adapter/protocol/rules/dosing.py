@@ -1,8 +1,9 @@
 """Rule 4: blinatumomab dose plan and actual vs plan (protocol.md §4).
 
-Weight and body surface area for a course, the day-by-day plan of a course (:func:`plan_course`,
-also what ``$apply`` proposes: flat or per m², with its cap) and the doses given against that
-plan, reported by course-day ranges.
+Weight and body surface area for a course (plausible and recent: placeholder parameters), the
+day-by-day plan of a course (:func:`plan_course`, also what ``$apply`` proposes: flat or per m²,
+with its cap) and the doses given against that plan, reported by course-day ranges; a dose at or
+above ``dose-critical-above-plan-factor`` times the plan is an error (``dose-far-above-plan``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _cmp(value: float | Decimal, op: str, bound: float | Decimal) -> bool:
 
 
 def _plausible(
-    ctx: Ctx, what: str, name: str, unit: str, d: Dated | None, v: Decimal | None
+    ctx: Ctx, course: int, what: str, name: str, unit: str, d: Dated | None, v: Decimal | None
 ) -> tuple[Decimal | None, str | None]:
     """The value when inside the protocol's physiological range ``{name}-plausible-min/max``
     (placeholders: > min and <= max), else None and why; NaN and infinities are never plausible.
@@ -57,18 +58,24 @@ def _plausible(
         S4 + "; range: placeholder parameters",
         (d.resource,),
         (f"{name}-plausible-min-{unit}", f"{name}-plausible-max-{unit}"),
+        course=course,
         measurement=name,
         value=str(v),
     )
     return None, why
 
 
-def _weight_bsa(ctx: Ctx, day: Date) -> tuple[list[str], list[Resource]]:
+def _weight_bsa(
+    ctx: Ctx, course: int, day: Date
+) -> tuple[list[str], list[Resource], list[tuple[str, Dated]]]:
+    """Weight and BSA on ``day`` into ``ctx``: what is missing or implausible, the evidence, and
+    the measurements used (named) for :func:`_stale`."""
     f = ctx.facts
     missing: list[str] = []
     ev: list[Resource] = []
+    used: list[tuple[str, Dated]] = []
     w = f.latest(LOINC_WEIGHT, day)
-    wv, why = _plausible(ctx, "body weight", "weight", "kg", w, _conv(ctx, 4, w, "kg"))
+    wv, why = _plausible(ctx, course, "body weight", "weight", "kg", w, _conv(ctx, 4, w, "kg"))
     if w is None or wv is None:
         missing.append(why or "body weight (29463-7, kg)")
         if why and w is not None:
@@ -76,14 +83,16 @@ def _weight_bsa(ctx: Ctx, day: Date) -> tuple[list[str], list[Resource]]:
     else:
         ctx.weight = (wv, w)
         ev.append(w.resource)
+        used.append(("body weight", w))
     b = f.latest(LOINC_BSA, day)
-    bv, why_b = _plausible(ctx, "body surface area", "bsa", "m2", b, _conv(ctx, 4, b, "m2"))
+    bv, why_b = _plausible(ctx, course, "body surface area", "bsa", "m2", b, _conv(ctx, 4, b, "m2"))
     if b is not None and bv is not None:
         ctx.bsa = (float(bv), (ctx.index.ref(b.resource),), "recorded BSA (8277-6)")
         ev.append(b.resource)
-        return missing, ev
+        used.append(("body surface area", b))
+        return missing, ev, used
     h = f.latest(LOINC_HEIGHT, day)
-    hv, why_h = _plausible(ctx, "height", "height", "cm", h, _conv(ctx, 4, h, "cm"))
+    hv, why_h = _plausible(ctx, course, "height", "height", "cm", h, _conv(ctx, 4, h, "cm"))
     for reason, d in ((why_b, b), (why_h, h)):
         if reason and d is not None:
             missing.append(reason)
@@ -96,7 +105,37 @@ def _weight_bsa(ctx: Ctx, day: Date) -> tuple[list[str], list[Resource]]:
             "Mosteller sqrt(height cm x weight kg / 3600)",
         )
         ev.append(h.resource)
-    return missing, ev
+        used.append(("height", h))
+    return missing, ev, used
+
+
+def _stale(ctx: Ctx, course: int, day: Date, used: list[tuple[str, Dated]]) -> None:
+    """A warning when a measurement the course plan is derived from was taken more than
+    ``dosing-measurement-max-age-days`` (a placeholder: protocol.md §4 doses by weight and BSA
+    but says nothing about how recent they must be) before course day 1."""
+    limit = ctx.protocol.int_("dosing-measurement-max-age-days")
+    old = [
+        (what, d, (day - d.date).days)
+        for what, d in used
+        if d.date is not None and (day - d.date).days > limit
+    ]
+    if not old:
+        return
+    ctx.add(
+        4,
+        "dose-measurement-stale",
+        "warning",
+        f"Course {course} dose plan (for {day}) uses "
+        + ", ".join(f"{what} of {d.date} ({age} days before)" for what, d, age in old)
+        + f", older than dosing-measurement-max-age-days {limit}: re-measure before dosing.",
+        S4 + "; freshness: placeholder parameter",
+        tuple(d.resource for _, d, _ in old),
+        ("dosing-measurement-max-age-days",),
+        course=course,
+        measurements=[
+            {"measurement": what, "date": str(d.date), "age_days": age} for what, d, age in old
+        ],
+    )
 
 
 def _flat(ctx: Ctx) -> bool | None:
@@ -156,8 +195,8 @@ def rule_dose(ctx: Ctx) -> None:
     for run in runs:
         day0 = run.start or ctx.as_of
         ctx.weight, ctx.bsa = None, None
-        missing, ev = _weight_bsa(ctx, day0)
         n = run.content.number
+        missing, ev, used = _weight_bsa(ctx, n, day0)
         flat = _flat(ctx)
         if (
             flat is not None
@@ -192,9 +231,11 @@ def rule_dose(ctx: Ctx) -> None:
                 tuple(ev),
                 params,
                 course=n,
+                start=run.start.isoformat() if run.start else None,
                 missing=missing,
             )
             continue
+        _stale(ctx, n, day0, used)
         for r in rows:
             d = run.date_of(r["day"])
             r["date"] = d.isoformat() if d else None
@@ -393,41 +434,77 @@ def _actual_vs_plan(ctx: Ctx, run: CourseRun, rows: list[dict[str, Any]], flat: 
                 devs.setdefault((ctx.index.ref(ma), float(rate), planned), []).append(day)
     for (ref, given_rate, planned), days in devs.items():
         size = given_rate - planned
-        ctx.add(
-            4,
-            "dose-deviation",
-            "warning",
-            f"Course {n} days {_ranges(days)}: {_fmt(given_rate)} ug/d given vs "
-            f"{_fmt(planned)} ug/d planned ({size:+.2f} ug/d, {size / planned * 100:+.1f}%; "
-            f"over the dose-deviation-tolerance-pct {_fmt(tol)}%).",
-            S4,
-            (),
-            ("dose-deviation-tolerance-pct",),
-            course=n,
-            days=days,
-            given=given_rate,
-            planned=planned,
+        _deviation(
+            ctx,
+            n,
+            ref,
+            days,
+            given_rate,
+            planned,
+            "ug/d",
+            f"{_fmt(given_rate)} ug/d given vs {_fmt(planned)} ug/d planned ({size:+.2f} ug/d, "
+            f"{size / planned * 100:+.1f}%; over the dose-deviation-tolerance-pct {_fmt(tol)}%)",
             size=round(size, 2),
         )
-        ctx.findings[-1] = _with_evidence(ctx.findings[-1], (ref,))
 
 
 def _report_per_m2(ctx: Ctx, n: int, devs_m2: dict[tuple[str, float, float], list[int]]) -> None:
     for (ref, given_m2, planned_m2), days in devs_m2.items():
-        ctx.add(
-            4,
-            "dose-deviation-per-m2",
-            "warning",
-            f"Course {n} days {_ranges(days)}: {_fmt(given_m2)} ug/m2/d prescribed vs "
-            f"{_fmt(planned_m2)} ug/m2/d in the protocol.",
-            S4,
-            (),
-            course=n,
-            days=days,
-            given=given_m2,
-            planned=planned_m2,
+        _deviation(
+            ctx,
+            n,
+            ref,
+            days,
+            given_m2,
+            planned_m2,
+            "ug/m2/d",
+            f"{_fmt(given_m2)} ug/m2/d prescribed vs {_fmt(planned_m2)} ug/m2/d in the protocol",
         )
-        ctx.findings[-1] = _with_evidence(ctx.findings[-1], (ref,))
+
+
+def _deviation(
+    ctx: Ctx,
+    n: int,
+    ref: str,
+    days: list[int],
+    given: float,
+    planned: float,
+    unit: str,
+    what: str,
+    **data: Any,
+) -> None:
+    """One dose deviation of an administration over course days: ``dose-deviation`` (ug/d) or
+    ``dose-deviation-per-m2``, warnings; at or above ``dose-critical-above-plan-factor`` times
+    the plan, ``dose-far-above-plan``, an error (a placeholder: protocol.md §4 gives the planned
+    doses, not a threshold for a dangerous overdose)."""
+    factor = ctx.protocol.num("dose-critical-above-plan-factor")
+    far = planned > 0 and given >= factor * planned
+    code = "dose-deviation" if unit == "ug/d" else "dose-deviation-per-m2"
+    params: tuple[str, ...] = ("dose-deviation-tolerance-pct",) if unit == "ug/d" else ()
+    message = f"Course {n} days {_ranges(days)}: {what}"
+    if far:
+        code = "dose-far-above-plan"
+        params += ("dose-critical-above-plan-factor",)
+        message += (
+            f"; {given / planned:.1f} x the plan, at or over the "
+            f"dose-critical-above-plan-factor {_fmt(factor)}"
+        )
+    ctx.add(
+        4,
+        code,
+        "error" if far else "warning",
+        message + ".",
+        S4 + ("; critical factor: placeholder parameter" if far else ""),
+        (),
+        params,
+        course=n,
+        days=days,
+        given=given,
+        planned=planned,
+        unit=unit,
+        **data,
+    )
+    ctx.findings[-1] = _with_evidence(ctx.findings[-1], (ref,))
 
 
 def _with_evidence(f: Finding, refs: tuple[str, ...]) -> Finding:

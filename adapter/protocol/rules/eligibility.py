@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from adapter.protocol.bundle import completed_years
 from adapter.protocol.content import fusion_names
-from adapter.protocol.cytogenetics import FusionCall
+from adapter.protocol.cytogenetics import FusionCall, call_data
 from adapter.protocol.model import FindingSeverity
 from adapter.protocol.rules.context import S1, S2, Ctx
 
@@ -122,19 +122,29 @@ def _listed_fusions_present(
                 tuple(c.resource for c in calls),
                 (param,),
                 fusion=name,
-                iscn=[c.iscn for c in calls if c.iscn],
+                **call_data(calls),
             )
     return listed, present
 
 
 def _where(calls: list[FusionCall]) -> str:
-    """`` (karyotype der(22)t(9;22)(q34;q11.2), 2021-01-05)`` for a message."""
+    """`` (karyotype der(22)t(9;22)(q34;q11.2), 2021-01-05)`` for a message; how the fusion was
+    named is said when it is weaker than breakpoints at the gene loci: ``chromosome pair only``
+    (a breakpoint-less ``t(9;22)``), ``from a partly valid string`` (issue 21)."""
     parts = []
     for c in calls:
         what = {"karyotype": "karyotype", "iscn-component": "finding ISCN"}.get(c.via, "finding")
         text = f"{what} {c.iscn}" if c.iscn else what
-        parts.append(f"{text}{' (questionable)' if c.uncertain else ''}, {c.date or 'undated'}")
+        marks = [m for m, on in ((_QUESTIONABLE, c.uncertain), (_PAIR, c.evidence == _PAIR)) if on]
+        if c.partial:
+            marks.append("from a partly valid string")
+        text += "".join(f" ({m})" for m in marks)
+        parts.append(f"{text}, {c.date or 'undated'}")
     return " (" + "; ".join(dict.fromkeys(parts)) + ")"
+
+
+_QUESTIONABLE = "questionable"
+_PAIR = "chromosome pair only"
 
 
 def _cytogenetics_notes(ctx: Ctx) -> None:

@@ -7,10 +7,12 @@ Pre-course marrow blasts against the content's cut, adverse fusions, the Table 1
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
 from adapter.protocol.bundle import parse_date
 from adapter.protocol.content import fusion_names
+from adapter.protocol.cytogenetics import call_data
 from adapter.protocol.facts import LOINC_MARROW_BLASTS
 from adapter.protocol.rules.context import S6, Ctx, _conv, _fmt
 from adapter.protocol.rules.eligibility import _listed_fusions_present, _where
@@ -62,9 +64,10 @@ def rule_prognostic(ctx: Ctx) -> None:
             ("adverse-fusions",),
             fusion=name,
             genes=[g.hgnc for g in (calls[0].fusion.five_prime, calls[0].fusion.three_prime)],
-            iscn=[c.iscn for c in calls if c.iscn],
+            **call_data(calls),
         )
-    if ctx.cytogenetics.reported and not present:
+    _not_shown(ctx, present, [*adverse, *excluded])
+    if ctx.cytogenetics.reported and not present and not ctx.cytogenetics.not_shown:
         ctx.add(
             7,
             "cytogenetics-no-named-fusion",
@@ -91,6 +94,36 @@ def rule_prognostic(ctx: Ctx) -> None:
             genes=[g.hgnc for g in (calls[0].fusion.five_prime, calls[0].fusion.three_prime)],
             dates=[c.date.isoformat() for c in calls if c.date],
             conflicting=bool(also),
+        )
+
+
+def _not_shown(ctx: Ctx, present: Mapping[str, object], listed: list[str]) -> None:
+    """A reciprocal derivative written alone (``der(12)t(12;21)``, issue 21): the fusion it
+    belongs to is not shown, so it is not named (contract.md "Fusions the adapter must name").
+    Information; a warning when the fusion is on this protocol's adverse or exclusion list
+    (protocol.md §6, §1), since the finding that matters would then be missed."""
+    seen: set[tuple[str, str]] = set()
+    for hidden in ctx.cytogenetics.not_shown:
+        name = hidden.fusion.name
+        key = (name, ctx.index.ref(hidden.resource))
+        if name in present or key in seen:
+            continue
+        seen.add(key)
+        on_list = name in listed
+        ctx.add(
+            7,
+            "cytogenetics-fusion-not-shown",
+            "warning" if on_list else "information",
+            f"{hidden.iscn} (karyotype{' read in part' if hidden.partial else ''}, "
+            f"{hidden.date or 'undated'}): {hidden.note}"
+            + (f"; {name} is on this protocol's adverse or exclusion list." if on_list else "."),
+            S6,
+            (hidden.resource,),
+            ("adverse-fusions", "exclusion-fusions") if on_list else (),
+            fusion=name,
+            iscn=[hidden.iscn],
+            named_by=["reciprocal derivative only"],
+            partial=hidden.partial,
         )
 
 
@@ -139,9 +172,11 @@ TABLE1_TRANSLOCATIONS = ("t(12;21)", "t(4;11)", "t(1;19)", "t(11;19)", "t(9;11)"
 
 
 def _translocation(ctx: Ctx) -> str:
-    """The Table-1 cytogenetics row: the first named translocation, 'none' when cytogenetics
-    were reported without one, 'unknown' when there are none (protocol.md §8)."""
+    """The Table-1 cytogenetics row: the first named translocation (a reciprocal derivative
+    alone shows its translocation, not its fusion), 'none' when cytogenetics were reported
+    without one, 'unknown' when there are none (protocol.md §8)."""
     found = {c.translocation for c in ctx.cytogenetics.present()}
+    found |= {n.translocation for n in ctx.cytogenetics.not_shown}
     for t in TABLE1_TRANSLOCATIONS:
         if t in found:
             return t
