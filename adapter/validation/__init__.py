@@ -5,7 +5,7 @@ Public API::
     Validator.load(packages) -> Validator      index the core package plus packages (dir or .tgz)
     Validator.validate(resource, profiles=None, *, base_only=False, infer_profiles=False)
         -> list[Issue]      base R4 + meta.profile + ``profiles``; the profile map on request
-    default_validator() -> Validator           core + profiles/package, built once per process
+    default_validator() -> Validator           core + mCODE, GR, THO (cached) + profiles/package
 
 Issues render as an OperationOutcome with :func:`adapter.issues.to_operation_outcome`.  Each
 carries a FHIRPath-style ``expression`` with entry indexes (``Bundle.entry[3].resource.code``) and

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from adapter.datafiles import profiles_dir
-from adapter.issues import Issue
-from adapter.packagecache import core_package_dir
+from adapter.issues import Issue, UsageError
+from adapter.packagecache import PROFILE_DEPENDENCIES, core_package_dir, npm_package_dir
 from adapter.validation.bundle import bundle_context, check_bundle_rules
 from adapter.validation.checker import Checker, Options, Run, meta_profiles
 from adapter.validation.profilemap import DEFAULT_MAP, ProfileMap, load_profile_map
@@ -114,8 +114,24 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
     return list(dict.fromkeys(issues))
 
 
+def dependency_packages() -> list[Path]:
+    """The packages our profiles derive from (mCODE, Genomics Reporting, THO) that the package
+    cache holds (``scripts/setup-npm`` fetches them).  Our snapshots carry every parent
+    constraint; these add the parents' extension definitions, value sets and code systems.
+    Without them those are reported as information (``extension-unknown``,
+    ``binding-unexpandable``) instead of being checked."""
+    found = []
+    for name_version in PROFILE_DEPENDENCIES:
+        try:
+            found.append(npm_package_dir(name_version))
+        except UsageError:
+            continue
+    return found
+
+
 @cache
 def default_validator() -> Validator:
-    """The validator over the core package and ``profiles/package`` (built once per process)."""
+    """The validator over the core package, the packages our profiles depend on (those in the
+    cache) and ``profiles/package`` (built once per process)."""
     packages = [PROFILES_PACKAGE] if PROFILES_PACKAGE.is_dir() else []
-    return Validator.load(packages)
+    return Validator.load([*dependency_packages(), *packages])

@@ -13,22 +13,32 @@ Run through ``scripts/build-profiles [OUT_DIR]``.  The steps (profiles/README.md
    resource named ``<resourceType>-<id>.json``, examples in ``example/``, sorted ``.index.json``
    files, no timestamps (sushi-config.yaml sets no ``date``).  Hand-written resources from
    ``profiles/input/resources/*.json`` and ``mappings/conceptmaps/*.json`` are copied in as-is.
+   The ImplementationGuide resource (dependsOn mCODE, GR, THO; every resource listed) is written
+   here, and the folder is packed as ``ball-fhir.profiles-<version>.tgz`` next to it.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from adapter.issues import UsageError
-from adapter.packagecache import CORE_PACKAGE, core_package_dir
+from adapter.packagecache import (
+    CORE_PACKAGE,
+    PROFILE_DEPENDENCIES,
+    core_package_dir,
+    npm_package_dir,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
@@ -52,11 +62,18 @@ PACKAGE_JSON: dict[str, Any] = {
         "(FHIR R4 4.0.1), with snapshots. Built by scripts/build-profiles from profiles/input."
     ),
     "fhirVersions": ["4.0.1"],
-    "dependencies": {"hl7.fhir.r4.core": "4.0.1"},
+    "dependencies": {
+        "hl7.fhir.r4.core": "4.0.1",
+        **dict(p.split("#", 1) for p in PROFILE_DEPENDENCIES),
+    },
     "license": "Apache-2.0",
     "author": "ball-fhir contributors",
 }
+#: The ImplementationGuide resource of the package (its id is the package id, as SUSHI does).
+IG_ID = PACKAGE_NAME
 #: Implicit dependencies the snapshot generator resolves; stubs with only a package.json suffice.
+#: The dependencies of mCODE 4.0.0, GR 3.0.0 and THO 7.0.1 that are not on npm here (US Core
+#: 6.1.0, GR 2.0.0, older THO and extensions) are stubbed the same way (:func:`_stub_names`).
 STUB_PACKAGES = (("hl7.terminology.r4", "6.0.2"), ("hl7.fhir.uv.extensions.r4", "5.2.0"))
 #: Resource types that are conformance/knowledge artefacts; every other resource is an example.
 CONFORMANCE_TYPES = frozenset(
@@ -131,6 +148,33 @@ def _copy_core(packages: Path, *, drop_index: bool) -> None:
     shutil.copytree(core, target, ignore=ignore)
 
 
+def _copy_dependencies(packages: Path) -> list[dict[str, Any]]:
+    """Copy the verified npm dependencies (mCODE, GR, THO) into a private package cache, without
+    the ``.index.json`` our cache wrote (each tool indexes them itself); their manifests."""
+    manifests = []
+    for name_version in PROFILE_DEPENDENCIES:
+        try:
+            source = npm_package_dir(name_version)
+        except UsageError as exc:
+            raise BuildError(str(exc)) from exc
+        target = packages / name_version / "package"
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(".index.json"))
+        manifests.append(json.loads((target / "package.json").read_text(encoding="utf-8")))
+    return manifests
+
+
+def _stub_names(manifests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The packages to stub: the implicit ones and every dependency of the real packages that
+    is not itself one of them (nothing is downloaded; the stubs are written here)."""
+    real = {CORE_PACKAGE, *PROFILE_DEPENDENCIES}
+    wanted = dict.fromkeys(STUB_PACKAGES)
+    for manifest in manifests:
+        for name, version in sorted(manifest.get("dependencies", {}).items()):
+            if f"{name}#{version}" not in real:
+                wanted[(name, version)] = None
+    return list(wanted)
+
+
 def _run(cmd: list[str], *, env: dict[str, str], what: str) -> str:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -142,6 +186,7 @@ def run_sushi(tmp: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     """Compile the FSH project offline; return SUSHI's resources in file-name order."""
     home = tmp / "sushi-home"
     _copy_core(home / ".fhir" / "packages", drop_index=False)
+    _copy_dependencies(home / ".fhir" / "packages")
     project = tmp / "project"
     project.mkdir()
     shutil.copy2(PROFILES / "sushi-config.yaml", project / "sushi-config.yaml")
@@ -168,7 +213,7 @@ def add_snapshots(
     """Add a snapshot to every StructureDefinition in ``conformance`` (in place)."""
     cache = tmp / "fsg-cache"
     _copy_core(cache, drop_index=True)
-    for name, version in STUB_PACKAGES:
+    for name, version in _stub_names(_copy_dependencies(cache)):
         stub = cache / f"{name}#{version}" / "package"
         stub.mkdir(parents=True)
         manifest = {
@@ -223,6 +268,86 @@ def _extra_resources() -> list[dict[str, Any]]:
     return [_load(p) for p in paths]
 
 
+def _depends_on() -> list[dict[str, Any]]:
+    """``ImplementationGuide.dependsOn``: each dependency's own IG canonical (read from its
+    ImplementationGuide resource), its npm package id and version."""
+    entries = []
+    for name_version in PROFILE_DEPENDENCIES:
+        name, version = name_version.split("#", 1)
+        folder = npm_package_dir(name_version)
+        guides = sorted(folder.glob("ImplementationGuide-*.json"))
+        if len(guides) != 1:
+            raise BuildError(f"{name_version}: expected one ImplementationGuide, found {guides}")
+        uri = _load(guides[0])["url"]
+        entries.append(
+            {
+                "id": re.sub(r"[^A-Za-z0-9]", "_", name),
+                "uri": uri,
+                "packageId": name,
+                "version": version,
+            }
+        )
+    return entries
+
+
+def implementation_guide(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ImplementationGuide of the package: metadata, ``dependsOn`` (mCODE, GR, THO) and every
+    resource; an example names the profile it conforms to (``exampleCanonical``)."""
+    listed = []
+    for res in sorted(resources, key=lambda r: (r["resourceType"], r["id"])):
+        entry: dict[str, Any] = {
+            "reference": {"reference": f"{res['resourceType']}/{res['id']}"},
+        }
+        if isinstance(res.get("name"), str):
+            entry["name"] = res["name"]
+        if res["resourceType"] in CONFORMANCE_TYPES:
+            entry["exampleBoolean"] = False
+        else:
+            profiles = res.get("meta", {}).get("profile", [])
+            if profiles:
+                entry["exampleCanonical"] = profiles[0]
+            else:
+                entry["exampleBoolean"] = True
+        listed.append(entry)
+    return {
+        "resourceType": "ImplementationGuide",
+        "id": IG_ID,
+        "url": f"{CANONICAL}/ImplementationGuide/{IG_ID}",
+        "version": PACKAGE_VERSION,
+        "name": "BallFhirProfiles",
+        "title": PACKAGE_JSON["title"],
+        "status": "draft",
+        "publisher": PACKAGE_JSON["author"],
+        "description": PACKAGE_JSON["description"],
+        "packageId": PACKAGE_NAME,
+        "license": PACKAGE_JSON["license"],
+        "fhirVersion": PACKAGE_JSON["fhirVersions"],
+        "dependsOn": _depends_on(),
+        "definition": {"resource": listed},
+    }
+
+
+def write_tgz(folder: Path, target: Path) -> None:
+    """Pack ``folder`` as an NPM package ``.tgz`` (members under ``package/``, as HAPI, Firely
+    and Medplum load them), deterministically: sorted members, no owner, mtime 0."""
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = file.read_bytes()
+            info = tarfile.TarInfo("package/" + file.relative_to(folder).as_posix())
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    target.write_bytes(buffer.getvalue())
+
+
+def tgz_path(out: Path) -> Path:
+    """Where the ``.tgz`` of the package folder ``out`` is written: next to it."""
+    return out.parent / f"{PACKAGE_NAME}-{PACKAGE_VERSION}.tgz"
+
+
 def write_package(out: Path, resources: list[dict[str, Any]]) -> None:
     """Replace ``out`` with the package: package.json, .index.json, resources, example/."""
     main: dict[str, dict[str, Any]] = {}
@@ -233,6 +358,8 @@ def write_package(out: Path, resources: list[dict[str, Any]]) -> None:
         if filename in main or filename in examples:
             raise BuildError(f"two resources would be written to {filename}")
         bucket[filename] = res
+    guide = implementation_guide(resources)
+    main[f"ImplementationGuide-{guide['id']}.json"] = guide
     if out.exists():
         if any(out.iterdir()) and not (out / "package.json").is_file():
             raise BuildError(f"{out} exists and is not a package folder; refusing to replace it")
@@ -245,6 +372,7 @@ def write_package(out: Path, resources: list[dict[str, Any]]) -> None:
         (out / filename).write_text(_dump(res), encoding="utf-8")
     for filename, res in examples.items():
         (out / "example" / filename).write_text(_dump(res), encoding="utf-8")
+    write_tgz(out, tgz_path(out))
 
 
 def build(out: Path = DEFAULT_OUT) -> None:
@@ -270,7 +398,7 @@ def main(argv: list[str]) -> int:
     except BuildError as exc:
         sys.stderr.write(f"build-profiles: {exc}\n")
         return 1
-    sys.stdout.write(f"build-profiles: wrote {out}\n")
+    sys.stdout.write(f"build-profiles: wrote {out} and {tgz_path(out)}\n")
     return 0
 
 

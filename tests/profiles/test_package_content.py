@@ -18,6 +18,8 @@ from fhirpathpy import evaluate
 from fhirpathpy.models import models
 
 from adapter import fhir
+from adapter.packagecache import PROFILE_DEPENDENCIES, npm_package_dir
+from adapter.validation import default_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "profiles" / "package"
@@ -58,8 +60,33 @@ def test_package_manifest() -> None:
     assert manifest["name"] == "ball-fhir.profiles"
     assert manifest["version"] == "0.1.0"
     assert manifest["fhirVersions"] == ["4.0.1"]
-    assert manifest["dependencies"] == {"hl7.fhir.r4.core": "4.0.1"}
+    assert manifest["dependencies"] == {
+        "hl7.fhir.r4.core": "4.0.1",
+        "hl7.fhir.us.mcode": "4.0.0",
+        "hl7.fhir.uv.genomics-reporting": "3.0.0",
+        "hl7.terminology.r4": "7.0.1",
+    }
     assert manifest["canonical"] == fhir.CANONICAL
+
+
+def test_implementation_guide_lists_the_package() -> None:
+    guide = CONFORMANCE["ImplementationGuide-ball-fhir.profiles.json"]
+    manifest = _load(PACKAGE / "package.json")
+    assert guide["packageId"] == manifest["name"]
+    assert guide["version"] == manifest["version"]
+    assert guide["fhirVersion"] == manifest["fhirVersions"]
+    depends = {d["packageId"]: d["version"] for d in guide["dependsOn"]}
+    assert depends == {k: v for k, v in manifest["dependencies"].items() if k != "hl7.fhir.r4.core"}
+    listed = {e["reference"]["reference"]: e for e in guide["definition"]["resource"]}
+    others = {f"{r['resourceType']}/{r['id']}" for r in CONFORMANCE.values() if r is not guide}
+    examples = {
+        f"{r['resourceType']}/{r['id']}": r for r in _resources(PACKAGE / "example").values()
+    }
+    assert set(listed) == others | set(examples)
+    for ref, example in examples.items():
+        assert listed[ref]["exampleCanonical"] == example["meta"]["profile"][0]
+    assert all(listed[ref]["exampleBoolean"] is False for ref in others)
+    assert not [i.to_text() for i in default_validator().validate(guide) if i.is_error]
 
 
 @pytest.mark.parametrize("folder", [PACKAGE, PACKAGE / "example"], ids=["package", "example"])
@@ -162,3 +189,43 @@ def test_provenance_hash_must_be_an_unpadded_rfc6920_sha256() -> None:
     )
     prov["entity"][0]["what"]["identifier"]["value"] += "="
     assert _invariant_failures(prov) == ["ball-prov-1 at Provenance.entity.what.identifier"]
+
+
+#: Our profiles derived from mCODE 4.0.0 / Genomics Reporting 3.0.0 (profiles/README.md
+#: "Derivation") and their parents.
+MCODE_SD = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+GR_SD = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/"
+DERIVED = {
+    "ball-b-all-condition": MCODE_SD + "mcode-primary-cancer-condition",
+    "ball-blinatumomab-administration": MCODE_SD + "mcode-cancer-related-medication-administration",
+    "ball-intrathecal-administration": MCODE_SD + "mcode-cancer-related-medication-administration",
+    "ball-fusion-variant": GR_SD + "variant",
+    "ball-cytogenetics-report": GR_SD + "genomic-report",
+}
+
+
+@pytest.mark.parametrize("sd_id", sorted(DERIVED))
+def test_derived_profile_keeps_every_parent_constraint(sd_id: str) -> None:
+    """The derivation claim, and the parent's invariants, bindings and cardinalities in our
+    snapshot (only narrowed): a consumer of the parent sees its rules applied."""
+    sd = CONFORMANCE[f"StructureDefinition-{sd_id}.json"]
+    assert sd["baseDefinition"] == DERIVED[sd_id]
+    parents = {
+        s["url"]: s
+        for name in PROFILE_DEPENDENCIES
+        for p in npm_package_dir(name).glob("StructureDefinition-*.json")
+        if (s := _load(p))["url"] in DERIVED.values()
+    }
+    parent = parents[DERIVED[sd_id]]
+    ours = {e["id"]: e for e in sd["snapshot"]["element"]}
+    for element in parent["snapshot"]["element"]:
+        mine = ours.get(element["id"])
+        assert mine is not None, f"{element['id']} of the parent is missing"
+        keys = {c["key"] for c in element.get("constraint", [])}
+        assert keys <= {c["key"] for c in mine.get("constraint", [])}, element["id"]
+        assert mine.get("min", 0) >= element.get("min", 0), element["id"]
+        if element.get("max") not in (None, "*"):
+            assert mine.get("max") != "*", element["id"]
+            assert int(mine["max"]) <= int(element["max"]), element["id"]
+        for key in (k for k in element if k.startswith(("fixed", "pattern"))):
+            assert mine.get(key) == element[key], element["id"]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "profiles" / "package"
+TGZ_NAME = "ball-fhir.profiles-0.1.0.tgz"
 SUSHI = ROOT / ".npm-tools" / "node_modules" / ".bin" / "sushi"
 
 pytestmark = pytest.mark.npm
@@ -64,6 +66,29 @@ def test_committed_package_is_fresh(rebuilt: Path) -> None:
     assert not stale, f"profiles/package/ is stale in {stale}: {fix}"
 
 
+def _tgz_members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path, "r:gz") as tar:
+        return {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def test_tgz_is_the_package(rebuilt: Path) -> None:
+    """The .tgz beside the package folder holds exactly its files under package/ (the NPM layout
+    HAPI, Firely and Medplum load); the committed one is fresh too."""
+    for tgz, folder in (
+        (rebuilt.parent / TGZ_NAME, rebuilt),
+        (COMMITTED.parent / TGZ_NAME, COMMITTED),
+    ):
+        members = _tgz_members(tgz)
+        files = _files(folder)
+        assert sorted(members) == sorted(f"package/{name}" for name in files)
+        for name, path in files.items():
+            assert json.loads(members[f"package/{name}"]) == json.loads(path.read_bytes()), name
+
+
 def test_build_is_deterministic(rebuilt: Path, tmp_path: Path) -> None:
     again = tmp_path / "package"
     _build(again)
@@ -71,3 +96,5 @@ def test_build_is_deterministic(rebuilt: Path, tmp_path: Path) -> None:
     assert first.keys() == second.keys()
     differ = [n for n in sorted(first) if first[n].read_bytes() != second[n].read_bytes()]
     assert not differ, f"two builds differ byte-wise in {differ}"
+    tgzs = [(folder.parent / TGZ_NAME).read_bytes() for folder in (rebuilt, again)]
+    assert tgzs[0] == tgzs[1], "two builds give different .tgz bytes"

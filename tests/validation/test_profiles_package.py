@@ -26,6 +26,17 @@ EXPECTED_WARNINGS = {
     # vitalsigns (the parent) binds code extensibly to observation-vitalsignresult, which has no
     # BSA code; 8277-6 is the contract's BSA code (contract.md "Concepts").
     "Observation-ball-body-surface-area-example.json": {"binding-extensible"},
+    # mCODE CancerRelatedMedicationAdministration (the parent, profiles/README.md "Derivation")
+    # warns without reasonCode/reasonReference (mcode-reason-required, severity warning): infusion
+    # and intrathecal records do not name the condition treated, and we do not invent one.
+    **{
+        name: {"mcode-reason-required"}
+        for name in (
+            "MedicationAdministration-ball-blinatumomab-administration-example.json",
+            "MedicationAdministration-ball-blinatumomab-administration-stopped-example.json",
+            "MedicationAdministration-ball-intrathecal-administration-example.json",
+        )
+    },
 }
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from adapter.fhir import (
     BALL_CONCEPTS,
+    CONDITION_CATEGORY,
     CONDITION_CLINICAL,
     LOINC,
     OBSERVATION_CATEGORY,
@@ -103,6 +104,13 @@ EVENTS = (
     "follow-up",
 )
 SCT_B_ALL = ("277571004", "B-cell acute lymphoblastic leukemia (disorder)")  # contract.md
+#: Condition.category of the B-ALL condition: mCODE 4.0.0 mcode-primary-cancer-condition (our
+#: parent) requires its slice ``category:us-core`` (1..*, required binding to US Core
+#: problem-or-health-concern); mCODE's own B-ALL example
+#: (Condition-primary-cancer-condition-brian-l) and our profile's pattern (SD_BallTreatment.fsh)
+#: use condition-category#problem-list-item; the display is THO's (hl7.terminology.r4 7.0.1
+#: CodeSystem condition-category).
+CONDITION_PROBLEM_LIST_ITEM = ("problem-list-item", "Problem List Item")
 SCT_HSCT = ("234336002", "Hemopoietic stem cell transplant")  # contract.md (2nd)
 NCIT_LEUKEMIA_FINDING = ("C167435", "Leukemia Finding")  # mCODE ALLRiskAssessment
 
@@ -414,6 +422,7 @@ def _condition(
     }
     if ev.event == "relapse":
         cond["clinicalStatus"] = concept(CONDITION_CLINICAL, "relapse", "Relapse")
+    cond["category"] = [concept(CONDITION_CATEGORY, *CONDITION_PROBLEM_LIST_ITEM)]
     cond["code"] = concept(SNOMED, *SCT_B_ALL)
     if ev.sites:
         cond["bodySite"] = [

@@ -20,7 +20,8 @@ Usage: #example
 Title: "Example ETV6::RUNX1 translocation found by karyotype"
 Description: "t(12;21)(p13;q22) ETV6::RUNX1, present, derived from the karyotype."
 * status = #final
-* category[laboratory] = $obs-category#laboratory "Laboratory"
+* category[labCategory] = $obs-category#laboratory "Laboratory"
+* category[geCategory] = $v2-0074#GE "Genetics"
 * code = $loinc#69548-6 "Genetic variant assessment"
 * subject = Reference(ball-patient-example)
 * effectiveDateTime = "2024-03-01T08:30:00+01:00"
@@ -28,17 +29,17 @@ Description: "t(12;21)(p13;q22) ETV6::RUNX1, present, derived from the karyotype
 * method = $loinc#LA26406-1 "Karyotyping"
 * specimen = Reference(ball-specimen-example)
 * derivedFrom = Reference(ball-karyotype-observation-example)
-* component[geneStudied][0].code = $loinc#48018-6
-* component[geneStudied][0].valueCodeableConcept = http://www.genenames.org#HGNC:3495 "ETV6"
-* component[geneStudied][1].code = $loinc#48018-6
-* component[geneStudied][1].valueCodeableConcept = http://www.genenames.org#HGNC:10471 "RUNX1"
-* component[iscn].code = $loinc#81291-7 "Variant ISCN"
-* component[iscn].valueCodeableConcept = https://iscn.karger.com#t(12;21)(p13;q22)
-* component[iscn].valueCodeableConcept.text = "t(12;21)(p13;q22)"
-* component[changeType].code = $loinc#48019-4
-* component[changeType].valueCodeableConcept = http://www.sequenceontology.org#SO:1000044 "chromosomal_translocation"
-* component[sourceClass].code = $loinc#48002-0
-* component[sourceClass].valueCodeableConcept = $loinc#LA6684-0 "Somatic"
+* component[gene-studied][0].code = $loinc#48018-6
+* component[gene-studied][0].valueCodeableConcept = http://www.genenames.org#HGNC:3495 "ETV6"
+* component[gene-studied][1].code = $loinc#48018-6
+* component[gene-studied][1].valueCodeableConcept = http://www.genenames.org#HGNC:10471 "RUNX1"
+* component[cytogenomic-nomenclature].code = $loinc#81291-7 "Variant ISCN"
+* component[cytogenomic-nomenclature].valueCodeableConcept = https://iscn.karger.com#t(12;21)(p13;q22)
+* component[cytogenomic-nomenclature].valueCodeableConcept.text = "t(12;21)(p13;q22)"
+* component[coding-change-type].code = $loinc#48019-4
+* component[coding-change-type].valueCodeableConcept = http://www.sequenceontology.org#SO:1000044 "chromosomal_translocation"
+* component[genomic-source-class].code = $loinc#48002-0
+* component[genomic-source-class].valueCodeableConcept = $loinc#LA6684-0 "Somatic"
 
 Instance: ball-fusion-variant-absent-example
 InstanceOf: BallFusionVariant
@@ -46,21 +47,22 @@ Usage: #example
 Title: "Example BCR::ABL1 not detected by RT-PCR"
 Description: "A negative targeted RT-PCR for BCR::ABL1 (the protocol's exclusion): an Absent finding with both partner genes."
 * status = #final
-* category[laboratory] = $obs-category#laboratory "Laboratory"
+* category[labCategory] = $obs-category#laboratory "Laboratory"
+* category[geCategory] = $v2-0074#GE "Genetics"
 * code = $loinc#69548-6 "Genetic variant assessment"
 * subject = Reference(ball-patient-example)
 * effectiveDateTime = "2024-03-01T08:30:00+01:00"
 * valueCodeableConcept = $loinc#LA9634-2 "Absent"
 * method = $loinc#LA26418-6 "PCR"
 * specimen = Reference(ball-specimen-example)
-* component[geneStudied][0].code = $loinc#48018-6
-* component[geneStudied][0].valueCodeableConcept = http://www.genenames.org#HGNC:1014 "BCR"
-* component[geneStudied][1].code = $loinc#48018-6
-* component[geneStudied][1].valueCodeableConcept = http://www.genenames.org#HGNC:76 "ABL1"
-* component[changeType].code = $loinc#48019-4
-* component[changeType].valueCodeableConcept = http://www.sequenceontology.org#SO:1000044 "chromosomal_translocation"
-* component[sourceClass].code = $loinc#48002-0
-* component[sourceClass].valueCodeableConcept = $loinc#LA6684-0 "Somatic"
+* component[gene-studied][0].code = $loinc#48018-6
+* component[gene-studied][0].valueCodeableConcept = http://www.genenames.org#HGNC:1014 "BCR"
+* component[gene-studied][1].code = $loinc#48018-6
+* component[gene-studied][1].valueCodeableConcept = http://www.genenames.org#HGNC:76 "ABL1"
+* component[coding-change-type].code = $loinc#48019-4
+* component[coding-change-type].valueCodeableConcept = http://www.sequenceontology.org#SO:1000044 "chromosomal_translocation"
+* component[genomic-source-class].code = $loinc#48002-0
+* component[genomic-source-class].valueCodeableConcept = $loinc#LA6684-0 "Somatic"
 
 Instance: ball-cytogenetics-report-example
 InstanceOf: BallCytogeneticsReport
@@ -68,8 +70,8 @@ Usage: #example
 Title: "Example cytogenetics report"
 Description: "The cytogenetic results of one bone marrow sample."
 * status = #final
-* category[lab] = $v2-0074#LAB "Laboratory"
-* category[genetics] = $v2-0074#GE "Genetics"
+* category[lab].coding = $v2-0074#LAB "Laboratory"
+* category[Genetics].coding = $v2-0074#GE "Genetics"
 * code = $loinc#51969-4 "Genetic analysis report"
 * subject = Reference(ball-patient-example)
 * effectiveDateTime = "2024-03-01T08:30:00+01:00"

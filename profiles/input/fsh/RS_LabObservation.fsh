@@ -24,3 +24,10 @@ RuleSet: BallLabObservationSkeleton
 * dataAbsentReason MS
 * specimen 1..1 MS
 * specimen only Reference(BallSpecimen)
+
+// The one allowed deviation of our mCODE-derived profiles (README.md "Derivation"): every mCODE
+// `subject` targets CancerPatient / US Core Patient (name, gender 1..1); our Patient is
+// pseudonymous on purpose (identifier only), so subject targets ball-patient instead. SUSHI
+// refuses `only Reference(BallPatient)` there (not a US Core Patient), hence the caret rule.
+RuleSet: BallPatientSubjectDeviation
+* subject ^type[0].targetProfile[0] = Canonical(BallPatient)

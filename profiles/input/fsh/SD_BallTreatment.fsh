@@ -4,7 +4,7 @@
 
 // contract.md "blinatumomab infusion"; mCODE CancerRelatedMedicationAdministration shape.
 Profile: BallBlinatumomabAdministration
-Parent: MedicationAdministration
+Parent: $mcode-medication-administration
 Id: ball-blinatumomab-administration
 Title: "ball-fhir blinatumomab administration"
 Description: "One blinatumomab bag or segment: effectivePeriod = the bag, dosage.rateQuantity = delivered dose rate in ug/d, IV route, mCODE normalization basis (BSA or fixed dose), the prescribed ug/m2/d rate when BSA-based, course number and day. An interruption or early stop is status stopped with statusReason (mCODE termination-reason invariants)."
@@ -18,7 +18,7 @@ Description: "One blinatumomab bag or segment: effectivePeriod = the bag, dosage
 * medication[x] only CodeableConcept
 * medicationCodeableConcept from BallBlinatumomabDrugs (required)
 * subject MS
-* subject only Reference(BallPatient)
+* insert BallPatientSubjectDeviation
 * effective[x] MS
 * effective[x] only Period
 * effectivePeriod.start 1..1 MS
@@ -56,7 +56,7 @@ Severity: #error
 
 // contract.md "intrathecal chemotherapy".
 Profile: BallIntrathecalAdministration
-Parent: MedicationAdministration
+Parent: $mcode-medication-administration
 Id: ball-intrathecal-administration
 Title: "ball-fhir intrathecal administration"
 Description: "One intrathecal drug given (methotrexate, cytarabine, dexamethasone) with the intrathecal route 72607000 and the dose in UCUM mg, with course number and day."
@@ -68,7 +68,7 @@ Description: "One intrathecal drug given (methotrexate, cytarabine, dexamethason
 * medication[x] only CodeableConcept
 * medicationCodeableConcept from BallIntrathecalDrugs (required)
 * subject MS
-* subject only Reference(BallPatient)
+* insert BallPatientSubjectDeviation
 * effective[x] MS
 * effective[x] only dateTime
 * dosage 1..1 MS
@@ -168,7 +168,7 @@ Description: "The front-line therapy of the initial diagnosis; performedPeriod.e
 
 // contract.md "B-ALL, initial diagnosis" and "relapse episode".
 Profile: BallBAllCondition
-Parent: Condition
+Parent: $mcode-primary-cancer-condition
 Id: ball-b-all-condition
 Title: "ball-fhir B-ALL condition"
 Description: "B-ALL (SNOMED 277571004): the initial diagnosis (onset = date of diagnosis) or a relapse episode (clinicalStatus relapse, onset = date the relapse was diagnosed, bodySite = relapse sites). The relapse number is the order by onset."
@@ -176,9 +176,10 @@ Description: "B-ALL (SNOMED 277571004): the initial diagnosis (onset = date of d
 * clinicalStatus MS
 * code 1..1 MS
 * code = $sct#277571004
+* category[us-core] = $condition-category#problem-list-item
 * bodySite MS
 * subject MS
-* subject only Reference(BallPatient)
+* insert BallPatientSubjectDeviation
 * onset[x] 1..1 MS
 * onset[x] only dateTime
 * evidence MS
@@ -196,7 +197,8 @@ Description: "The relapse risk group as recorded (S1..S5, protocol.md section 2)
 * subject 1..1 MS
 * subject only Reference(BallPatient)
 * focus MS
-* focus only Reference(BallBAllCondition)
+* focus only Reference(Condition)
+* focus ^type[0].targetProfile[0] = Canonical(BallBAllCondition)
 * effective[x] 1..1 MS
 * effective[x] only dateTime
 * value[x] 1..1 MS
