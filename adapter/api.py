@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from adapter import __version__
-from adapter.http_edge import Limits, install
+from adapter.http_edge import Limits, install, server_lifespan
 from adapter.routes import cdshooks as cdshooks_routes
 from adapter.routes import ingest as ingest_routes
 from adapter.routes import pages as pages_routes
@@ -23,7 +23,7 @@ from adapter.validation import Validator
 def create_app(validator: Validator | None = None, limits: Limits | None = None) -> FastAPI:
     """The FastAPI application; ``validator`` replaces the default (core + profiles/package),
     ``limits`` those of the environment (:meth:`Limits.from_environment`)."""
-    app = FastAPI(title="ball-fhir", version=__version__)
+    app = FastAPI(title="ball-fhir", version=__version__, lifespan=server_lifespan)
     install(app, limits or Limits.from_environment())
     app.include_router(validate_routes.router)
     app.include_router(protocol_routes.router)

@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from adapter.cdshooks.config import CdsConfig, TrustedClient
+from adapter.http_edge import server_lifespan
 from adapter.routes.cdshooks import CdsState, install
 from tests.cdshooks.helpers import (
     COURSE1_DAY20,
@@ -76,7 +77,7 @@ def big_patient() -> dict[str, list[dict[str, Any]]]:
 
 def serve(port: int, jwk: dict[str, Any], feedback_db: str) -> None:
     """The server process: CDS routes (JWT on) and the trivial baseline endpoint."""
-    app = FastAPI()
+    app = FastAPI(lifespan=server_lifespan)  # the GC settings of `ball-fhir serve`
     cfg = CdsConfig(
         clients=[TrustedClient(iss="https://ehr.example.org", jwks={"keys": [jwk]})],
         feedback_db=feedback_db,
