@@ -19,10 +19,10 @@ posted one; ``None`` when no Bundle holds the Patient.  Pure: Bundles in, a Bund
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from adapter.fhir import Resource
+from adapter.fhir import Resource, references
 
 UUID_PREFIX = "urn:uuid:"
 
@@ -58,19 +58,6 @@ def _uuid_of(full: Any) -> str | None:
     return None
 
 
-def _references(node: Any) -> Iterator[str]:
-    """Every ``reference`` string anywhere in a resource."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _references(value)
-
-
 def is_patient(entry: Resource, patient: str) -> bool:
     """Whether the entry is the Patient known as ``patient`` (id, fullUrl uuid, identifier)."""
     resource = entry.get("resource")
@@ -84,7 +71,7 @@ def is_patient(entry: Resource, patient: str) -> bool:
 
 
 def _refs(entry: Resource) -> set[str]:
-    return set(_references(entry["resource"]))
+    return set(references(entry["resource"]))
 
 
 def _of_patient(entries: list[tuple[str, Resource]], patient: str) -> list[tuple[str, Resource]]:

@@ -81,9 +81,12 @@ def _page(
     return HTMLResponse(render_course_page(hit), headers={"Content-Security-Policy": CSP})
 
 
-def _as_of(text: str | None) -> dt.date:
-    """The evaluation date (``asOf``, default today); ValueError when it is not a date."""
-    return dt.date.fromisoformat(text) if text else dt.date.today()
+def _as_of(text: str | None) -> dt.date | Response:
+    """The evaluation date (``asOf``, default today), or the 400 when it is not a date."""
+    try:
+        return dt.date.fromisoformat(text) if text else dt.date.today()
+    except ValueError:
+        return outcome(400, "invalid", "asOf must be a date YYYY-MM-DD", "asOf")
 
 
 @router.post("/patients/{patient_id}/timeline", response_class=HTMLResponse)
@@ -101,10 +104,9 @@ async def patient_timeline(
         return outcome(400, "structure", "the body is not JSON")
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         return outcome(400, "invalid", "the body must be a FHIR Bundle")
-    try:
-        as_of = _as_of(asOf)
-    except ValueError:
-        return outcome(400, "invalid", "asOf must be a date YYYY-MM-DD", "asOf")
+    as_of = _as_of(asOf)
+    if isinstance(as_of, Response):
+        return as_of
     return _page(bundle, patient_id, protocols, as_of, protocol, "the posted Bundle")
 
 
@@ -121,10 +123,9 @@ async def stored_patient_timeline(
     protocol: str | None = None,
 ) -> Response:
     """The course page of one patient, from the items in the store."""
-    try:
-        as_of = _as_of(asOf)
-    except ValueError:
-        return outcome(400, "invalid", "asOf must be a date YYYY-MM-DD", "asOf")
+    as_of = _as_of(asOf)
+    if isinstance(as_of, Response):
+        return as_of
 
     def work() -> Response:
         record = patient_record(stored_bundles(store), patient_id)
