@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -114,6 +115,19 @@ deterministic_id = lru_cache(maxsize=1 << 16)(unique_id)
 def urn(resource_id: str) -> str:
     """The ``urn:uuid:`` fullUrl of a resource with a uuid id."""
     return f"urn:uuid:{resource_id}"
+
+
+def references(node: Any) -> Iterator[str]:
+    """Every ``reference`` string anywhere in a resource (or any JSON value)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield value
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
 
 
 def ref(resource_id: str, display: str | None = None) -> dict[str, Any]:

@@ -6,21 +6,11 @@ accounting for the source rows of every resource.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
+from adapter.fhir import references
 
-def references(node: Any) -> Iterator[str]:
-    """Every ``reference`` string anywhere in a resource."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from references(item)
+__all__ = ["assert_bundle_invariants", "local_names", "provenance_rows", "references"]
 
 
 def local_names(bundle: dict[str, Any]) -> set[str]:

@@ -12,7 +12,8 @@ when every file was a duplicate of an item stored before) lists, per file, the s
 ``GET /status``: counts of items by delivery state and the age of the oldest one waiting.
 
 The store is the one ``$BALL_FHIR_STORE`` names (default ``sqlite:///ball-fhir-store.db``);
-override :func:`get_store` to use another.
+override :func:`get_store` to use another.  A store that cannot be opened is a 503 naming the
+setting.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sqlite3
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -38,16 +40,29 @@ from adapter.store import DEFAULT_URL, Store, open_store
 router = APIRouter(tags=["intake"])
 
 _SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: the environment variable naming the item store
+STORE_SETTING = "BALL_FHIR_STORE"
+
+
+def store_url() -> str:
+    """The URL of the item store (``$BALL_FHIR_STORE``, else the default SQLite file)."""
+    return os.environ.get(STORE_SETTING, DEFAULT_URL)
 
 
 @functools.cache
 def _default_store() -> Store:
-    return open_store(os.environ.get("BALL_FHIR_STORE", DEFAULT_URL))
+    return open_store(store_url())
 
 
 def get_store() -> Store:
-    """The store the routes write to (a FastAPI dependency; override it in tests)."""
-    return _default_store()
+    """The store the routes use (a FastAPI dependency; override it in tests); 503 naming
+    ``$BALL_FHIR_STORE`` when it cannot be opened."""
+    try:
+        return _default_store()
+    except (UsageError, OSError, sqlite3.Error) as exc:
+        raise HTTPException(
+            503, f"the item store (${STORE_SETTING}) cannot be opened: {exc}"
+        ) from None
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -13,9 +13,13 @@ several instances share the work.  :func:`open_store` picks one by URL:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from adapter.fhir import Resource
 from adapter.issues import UsageError
 from adapter.store.model import (
     STATES,
@@ -81,15 +85,30 @@ def open_postgres(url: str) -> SqlStore:
     return SqlStore(conn, POSTGRES)
 
 
-def open_store(url: str = DEFAULT_URL) -> SqlStore:
-    """The store a URL names (``sqlite:///PATH``, a file path, or ``postgresql://...``)."""
+def sqlite_path(url: str) -> Path | None:
+    """The SQLite file a store URL names (None for PostgreSQL)."""
     if url.startswith(("postgresql://", "postgres://")):
-        return open_postgres(url)
+        return None
     if url.startswith("sqlite:"):
         if not url.startswith("sqlite:///"):
             raise UsageError(f"store URL {url!r}: write sqlite:///relative.db or sqlite:////abs.db")
-        return open_sqlite(Path(url.removeprefix("sqlite:///")))
-    return open_sqlite(Path(url))
+        return Path(url.removeprefix("sqlite:///"))
+    return Path(url)
+
+
+def open_store(url: str = DEFAULT_URL) -> SqlStore:
+    """The store a URL names (``sqlite:///PATH``, a file path, or ``postgresql://...``)."""
+    path = sqlite_path(url)
+    return open_postgres(url) if path is None else open_sqlite(path)
+
+
+def stored_bundles(store: Store, page: int = 100) -> Iterator[Resource]:
+    """Every mapped Bundle in the store, oldest item first, read ``page`` items at a time."""
+    after = 0
+    while rows := store.bundles(after, page):
+        for _, raw in rows:
+            yield orjson.loads(raw)
+        after = rows[-1][0]
 
 
 __all__ = [
@@ -104,4 +123,6 @@ __all__ = [
     "Status",
     "Store",
     "open_store",
+    "sqlite_path",
+    "stored_bundles",
 ]

@@ -341,6 +341,17 @@ class SqlStore:
             self.replay(item_id)
         return ids
 
+    def bundles(self, after: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        with self._tx() as cur:
+            rows = self._run(
+                cur,
+                "SELECT id, bundle FROM items WHERE id > ? AND bundle IS NOT NULL "
+                "ORDER BY id LIMIT ?",
+                after,
+                limit,
+            ).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
     def status(self) -> Status:
         with self._tx() as cur:
             rows = self._run(cur, "SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()

@@ -168,3 +168,18 @@ def test_concurrent_claims_never_lease_one_item_twice(store_url: str) -> None:
 def test_a_bad_store_url_is_a_usage_error(tmp_path) -> None:
     with pytest.raises(UsageError, match="sqlite:///"):
         open_store("sqlite:/x.db")
+
+
+def test_bundles_pages_through_every_mapped_bundle_whatever_its_state(store: SqlStore) -> None:
+    a = pending(store, b"a", b'{"a":1}')
+    nothing, _ = store.add(new_item(b"all rejected"))
+    store.record_mapping(nothing, Mapped(1, 0, 1, b"{}", None))
+    store.add(new_item(b"not mapped yet"))
+    b = pending(store, b"b", b'{"b":2}')
+    c = pending(store, b"c", b'{"c":3}')
+    store.delivered(b, T0)
+    store.dead(c, "400")
+    assert store.bundles() == [(a, b'{"a":1}'), (b, b'{"b":2}'), (c, b'{"c":3}')]
+    assert store.bundles(limit=2) == [(a, b'{"a":1}'), (b, b'{"b":2}')]
+    assert store.bundles(after=b) == [(c, b'{"c":3}')]
+    assert store.bundles(after=c) == []
