@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from adapter.datafiles import profiles_dir
 from adapter.fhir import CANONICAL, unique_id
@@ -296,6 +297,8 @@ class CardContext:
     course_page_base: str | None
     #: blinatumomab given (a course in the record) or being ordered
     on_course: bool = True
+    #: how the course page names the patient (:func:`page_key`); the hook's patientId if None
+    page_key: str | None = None
 
 
 def severity(topic: Topic, f: Finding) -> FindingSeverity:
@@ -348,11 +351,25 @@ def build_card(
         card["links"] = [
             {
                 "label": "Patient course (ball-fhir)",
-                "url": f"{ctx.course_page_base.rstrip('/')}/patients/{ctx.patient_id}/timeline",
+                "url": f"{ctx.course_page_base.rstrip('/')}/patients/"
+                f"{quote(ctx.page_key or ctx.patient_id, safe='')}/timeline",
                 "type": "absolute",
             }
         ]
     return card
+
+
+def page_key(record: Mapping[str, Any], patient_id: str) -> str | None:
+    """The first identifier value of the hook's Patient in the record, the key by which the
+    course page finds a patient whose data came through intake: the EHR's patientId is the id
+    the hospital server gave the Patient, which our store does not know (README, CDS Hooks)."""
+    for entry in record.get("entry") or []:
+        resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "Patient" and resource.get("id") == patient_id:
+            for identifier in resource.get("identifier") or []:
+                if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+                    return str(identifier["value"])
+    return None
 
 
 def in_topic_order(findings: Sequence[Finding], topic: Topic) -> list[Finding]:

@@ -27,6 +27,7 @@ from adapter.cdshooks.cards import (
     CardContext,
     build_card,
     in_topic_order,
+    page_key,
     patient_cards,
 )
 from adapter.cdshooks.config import CdsConfig
@@ -228,12 +229,13 @@ def call_service(
     data = resolve(service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline)
     record = record_bundle(data, req.patient_id)
     base = rt.config.course_page_base_url
+    key = page_key(record, req.patient_id)
     if not orders_hook:
         evaluation = patient_evaluation(record, rt.protocols, req.patient_id, day)
         protocol = evaluation.protocol if evaluation else ""
         findings = evaluation.ordered() if evaluation else []
         on_course = bool(evaluation and evaluation.summary.get("courses"))
-        ctx = CardContext(service.id, req.patient_id, _known(protocol), base, on_course)
+        ctx = CardContext(service.id, req.patient_id, _known(protocol), base, on_course, key)
         cards = [_with_type(c, t) for t, c in patient_cards(findings, ctx, day)]
         return {"cards": cards}
     selections = req.context.get("selections") if service.hook == "order-select" else None
@@ -241,7 +243,7 @@ def call_service(
     protocol, checks = "", list[OrderCheck]()
     if orders or unreadable:
         protocol, checks = check_orders(record, orders, rt.protocols, req.patient_id, day)
-    ctx = CardContext(service.id, req.patient_id, _known(protocol), base)
+    ctx = CardContext(service.id, req.patient_id, _known(protocol), base, page_key=key)
     cards = [_with_type(_order_card(c, ctx), ORDER_TOPIC.id) for c in checks if c.findings]
     for mr in unreadable:
         finding = _not_readable(mr, req.patient_id)

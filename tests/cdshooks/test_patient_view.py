@@ -53,14 +53,17 @@ def test_patient_view_cards_are_views_of_findings(client: TestClient, signer: Si
     assert by_type["adverse-cytogenetics"]["indicator"] == "warning"
     assert "KMT2A::AFF1" in by_type["adverse-cytogenetics"]["summary"]
     assert "relapse-classification" in by_type
-    pid = patient_id(resources)
+    # the course page finds the patient by the Patient's identifier (the EHR's patientId is
+    # the id the hospital server gave it, which our store does not know)
+    mrn = resources["Patient"][0]["identifier"][0]["value"]
+    assert mrn != patient_id(resources)
     for card in cards:
         assert len(card["summary"]) < 140
         assert card["source"]["label"] == "ball-fhir protocol logic (all-rez-2016)"
         assert card["links"] == [
             {
                 "label": "Patient course (ball-fhir)",
-                "url": f"https://ehr.example.org/ball/patients/{pid}/timeline",
+                "url": f"https://ehr.example.org/ball/patients/{mrn}/timeline",
                 "type": "absolute",
             }
         ]
@@ -187,3 +190,15 @@ def test_prefetch_of_another_patient_is_not_used(client: TestClient, signer: Sig
     answer = post_hook(client, signer, PV, body)
     assert answer.status_code == 412
     assert "is Patient/someone-else, not Patient/" in answer.json()["issue"][0]["diagnostics"]
+
+
+def test_the_course_link_names_the_patient_id_when_the_patient_has_no_identifier(
+    client: TestClient, signer: Signer
+) -> None:
+    resources = course_resources()
+    del resources["Patient"][0]["identifier"]
+    cards = post_hook(client, signer, PV, request(PV, resources)).json()["cards"]
+    assert cards
+    pid = patient_id(resources)
+    for card in cards:
+        assert card["links"][0]["url"] == f"https://ehr.example.org/ball/patients/{pid}/timeline"

@@ -179,7 +179,7 @@ def test_a_patient_view_card_link_opens_the_page_on_the_same_app(
     )
     assert r.status_code == 200, r.text
     links = {link["url"] for card in r.json()["cards"] for link in card.get("links", [])}
-    assert links == {f"{BASE}/patients/{stored_patient_id(store)}/timeline"}
+    assert links == {f"{BASE}/patients/P-0001/timeline"}  # by the Patient's identifier
     page = client.get(urlsplit(links.pop()).path)
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
