@@ -33,7 +33,7 @@ from adapter.cdshooks.cards import (
 from adapter.cdshooks.config import CdsConfig
 from adapter.cdshooks.fhirfetch import Deadline, FhirFetcher
 from adapter.cdshooks.orders import OrderCheck, check_orders, draft_orders, patient_evaluation
-from adapter.cdshooks.prefetch import FhirAccess, record_bundle, resolve
+from adapter.cdshooks.prefetch import FhirAccess, complete, record_bundle, resolve
 from adapter.cdshooks.services import Service
 from adapter.fhir import Resource, unique_id
 from adapter.issues import Issue
@@ -203,6 +203,16 @@ def _known(protocol: str) -> str:
 def _with_type(card: dict[str, Any], card_type: str) -> dict[str, Any]:
     card["extension"] = {CARD_TYPE_KEY: card_type}
     return card
+
+
+def may_block(service: Service, body: Any) -> bool:
+    """Whether :func:`call_service` may wait on the network for ``body``: its prefetch leaves
+    a key to fetch (a malformed body does not: it is refused at once)."""
+    try:
+        req = parse_request(service, body)
+    except BadRequest:
+        return False
+    return not complete(service.prefetch, req.context, req.prefetch)
 
 
 def call_service(

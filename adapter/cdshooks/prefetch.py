@@ -99,15 +99,10 @@ def _usable(key: str, template: str, value: Any, context: Mapping[str, Any]) -> 
     return True, ""
 
 
-def resolve(
-    templates: Mapping[str, str],
-    context: Mapping[str, Any],
-    prefetch: Mapping[str, Any],
-    access: FhirAccess,
-    fetcher: FhirFetcher,
-    deadline: Deadline,
-) -> dict[str, Resource | None]:
-    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`."""
+def _from_prefetch(
+    templates: Mapping[str, str], context: Mapping[str, Any], prefetch: Mapping[str, Any]
+) -> tuple[dict[str, Resource | None], dict[str, tuple[str, str]]]:
+    """The keys the prefetch answers (their data), and the others (template, why not)."""
     out: dict[str, Resource | None] = {}
     todo: dict[str, tuple[str, str]] = {}
     for key, template in templates.items():
@@ -122,6 +117,26 @@ def resolve(
         else:
             why = f"prefetch '{key}' was not sent"
         todo[key] = (template, why)
+    return out, todo
+
+
+def complete(
+    templates: Mapping[str, str], context: Mapping[str, Any], prefetch: Mapping[str, Any]
+) -> bool:
+    """Whether the prefetch answers every key: :func:`resolve` will not touch the network."""
+    return not _from_prefetch(templates, context, prefetch)[1]
+
+
+def resolve(
+    templates: Mapping[str, str],
+    context: Mapping[str, Any],
+    prefetch: Mapping[str, Any],
+    access: FhirAccess,
+    fetcher: FhirFetcher,
+    deadline: Deadline,
+) -> dict[str, Resource | None]:
+    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`."""
+    out, todo = _from_prefetch(templates, context, prefetch)
     if not todo:
         return out
     problems: list[Issue] = []
