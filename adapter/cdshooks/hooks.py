@@ -33,7 +33,7 @@ from adapter.cdshooks.cards import (
 from adapter.cdshooks.config import CdsConfig
 from adapter.cdshooks.fhirfetch import Deadline, FhirFetcher
 from adapter.cdshooks.orders import OrderCheck, check_orders, draft_orders, patient_evaluation
-from adapter.cdshooks.prefetch import FhirAccess, complete, record_bundle, resolve
+from adapter.cdshooks.prefetch import FhirAccess, record_bundle, resolve
 from adapter.cdshooks.services import Service
 from adapter.fhir import Resource, unique_id
 from adapter.issues import Issue
@@ -205,20 +205,11 @@ def _with_type(card: dict[str, Any], card_type: str) -> dict[str, Any]:
     return card
 
 
-def may_block(service: Service, body: Any) -> bool:
-    """Whether :func:`call_service` may wait on the network for ``body``: its prefetch leaves
-    a key to fetch (a malformed body does not: it is refused at once)."""
-    try:
-        req = parse_request(service, body)
-    except BadRequest:
-        return False
-    return not complete(service.prefetch, req.context, req.prefetch)
-
-
 def call_service(
-    service: Service, body: Any, rt: Runtime, today: dt.date | None = None
+    service: Service, body: Any, rt: Runtime, today: dt.date | None = None, offline: bool = False
 ) -> dict[str, Any]:
-    """The response of ``service`` to a request body: ``{"cards": [...]}``."""
+    """The response of ``service`` to a request body: ``{"cards": [...]}``.  With ``offline``,
+    :class:`~adapter.cdshooks.prefetch.WouldFetch` instead of waiting on the FHIR server."""
     req = parse_request(service, body)
     day = today or rt.clock()
     orders_hook = service.hook in ("order-select", "order-sign")
@@ -236,7 +227,9 @@ def call_service(
         if cached is not None:
             return cached
     deadline = Deadline(rt.config.fetch_budget_seconds)
-    data = resolve(service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline)
+    data = resolve(
+        service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline, offline
+    )
     record = record_bundle(data, req.patient_id)
     base = rt.config.course_page_base_url
     key = page_key(record, req.patient_id)

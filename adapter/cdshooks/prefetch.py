@@ -32,6 +32,10 @@ _USER_TOKENS = {
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cds-fetch")
 
 
+class WouldFetch(Exception):
+    """:func:`resolve` was told not to touch the network and a key would have to be fetched."""
+
+
 class PrefetchUnavailable(Exception):
     """Required data could neither be taken from the prefetch nor fetched (HTTP 412)."""
 
@@ -120,13 +124,6 @@ def _from_prefetch(
     return out, todo
 
 
-def complete(
-    templates: Mapping[str, str], context: Mapping[str, Any], prefetch: Mapping[str, Any]
-) -> bool:
-    """Whether the prefetch answers every key: :func:`resolve` will not touch the network."""
-    return not _from_prefetch(templates, context, prefetch)[1]
-
-
 def resolve(
     templates: Mapping[str, str],
     context: Mapping[str, Any],
@@ -134,11 +131,15 @@ def resolve(
     access: FhirAccess,
     fetcher: FhirFetcher,
     deadline: Deadline,
+    offline: bool = False,
 ) -> dict[str, Resource | None]:
-    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`."""
+    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`, and
+    :class:`WouldFetch` when ``offline`` and a key is to be fetched."""
     out, todo = _from_prefetch(templates, context, prefetch)
     if not todo:
         return out
+    if offline:
+        raise WouldFetch(", ".join(todo))
     problems: list[Issue] = []
     jobs = {}
     for key, (template, why) in todo.items():

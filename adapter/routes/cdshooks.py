@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapter.cdshooks.config import CdsConfig, load_config
 from adapter.cdshooks.feedback import parse_feedback
 from adapter.cdshooks.fhirfetch import FhirFetcher
-from adapter.cdshooks.hooks import CARD_TYPE_KEY, BadRequest, Runtime, call_service, may_block
-from adapter.cdshooks.prefetch import PrefetchUnavailable
+from adapter.cdshooks.hooks import CARD_TYPE_KEY, BadRequest, Runtime, call_service
+from adapter.cdshooks.prefetch import PrefetchUnavailable, WouldFetch
 from adapter.cdshooks.security import Unauthorized, Verifier
 from adapter.cdshooks.services import SERVICES, discovery_document
 from adapter.issues import Issue, to_operation_outcome
@@ -166,29 +166,30 @@ async def discovery(request: Request) -> JSONResponse:
 INLINE_MAX_BYTES = 256 * 1024
 
 
-def _always(_body: Any) -> bool:
-    return True
-
-
 async def _guarded(
-    state: CdsState, request: Request, work: Any, blocks: Callable[[Any], bool] = _always
+    state: CdsState,
+    request: Request,
+    work: Callable[[Any], Response],
+    offline: Callable[[Any], Response] | None = None,
 ) -> Response:
-    """Authenticate, read the body, run ``work(body)``, map failures.  ``work`` runs in the
-    thread pool when ``blocks(body)`` (it may wait on the network), when the body is over
-    :data:`INLINE_MAX_BYTES` or when the state is not built yet (first call: protocols loaded,
-    store opened); else on the event loop: a few milliseconds of CPU-only work gain nothing
-    from a thread in one process (the GIL serialises it), and the hand-offs cost about a fifth
-    of the throughput (benchmarks/cds_latency.py)."""
+    """Authenticate, read the body, run ``work(body)`` in the thread pool, map failures.
+    ``offline(body)``, which does not wait on the network (it raises
+    :class:`~adapter.cdshooks.prefetch.WouldFetch` instead), runs first on the event loop when
+    the body is at most :data:`INLINE_MAX_BYTES` and the state is built (the first call loads
+    protocols and opens the store): a few milliseconds of CPU-only work gain nothing from a
+    thread in one process (the GIL serialises it), and the hand-offs cost about a fifth of the
+    throughput (benchmarks/cds_latency.py)."""
     refused = _authenticate(state, request)
     if refused is not None:
         return refused
     try:
         body, size = await _json_body(state, request)
-        result: Response
-        if size <= INLINE_MAX_BYTES and state.built and not blocks(body):
-            result = work(body)
-        else:
-            result = await run_in_threadpool(work, body)
+        if offline is not None and size <= INLINE_MAX_BYTES and state.built:
+            try:
+                return offline(body)
+            except WouldFetch:
+                pass
+        result: Response = await run_in_threadpool(work, body)
         return result
     except _TooLarge:
         return _error(413, "too-costly", f"the body is over {state.config.max_body_bytes} bytes")
@@ -211,14 +212,14 @@ async def service_call(service_id: str, request: Request) -> Response:
         return refused or _error(404, "not-found", f"no CDS service '{service_id}'")
     found = service
 
-    def work(body: Any) -> Response:
-        response = call_service(found, body, state.runtime)
+    def work(body: Any, offline: bool = False) -> Response:
+        response = call_service(found, body, state.runtime, offline=offline)
         state.store.record_cards(
             service_id, [(c["uuid"], c["extension"][CARD_TYPE_KEY]) for c in response["cards"]]
         )
         return Response(orjson.dumps(response), media_type="application/json")
 
-    return await _guarded(state, request, work, lambda body: may_block(found, body))
+    return await _guarded(state, request, work, lambda body: work(body, offline=True))
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -7,8 +7,6 @@ import datetime as dt
 from pathlib import Path
 
 from adapter.cdshooks.cards import OVERRIDE_SYSTEM, TOPICS, override_codes
-from adapter.cdshooks.hooks import may_block
-from adapter.cdshooks.services import SERVICES
 from tests.cdshooks.helpers import (
     Signer,
     TestClient,
@@ -204,22 +202,3 @@ def test_the_course_link_names_the_patient_id_when_the_patient_has_no_identifier
     pid = patient_id(resources)
     for card in cards:
         assert card["links"][0]["url"] == f"https://ehr.example.org/ball/patients/{pid}/timeline"
-
-
-def test_only_a_call_that_must_fetch_may_block() -> None:
-    """The route runs a call on the event loop only when the prefetch answers every key (no
-    network wait); a missing or unusable key, or a key sent as an OperationOutcome, blocks."""
-    service = SERVICES[PV]
-    full = request(PV, course_resources())
-    assert not may_block(service, full)
-    some_key = next(iter(full["prefetch"]))
-    missing = {**full, "prefetch": {k: v for k, v in full["prefetch"].items() if k != some_key}}
-    assert may_block(service, missing)
-    failed = {
-        **full,
-        "prefetch": {**full["prefetch"], some_key: {"resourceType": "OperationOutcome"}},
-    }
-    assert may_block(service, failed)
-    no_data = {**full, "prefetch": {**full["prefetch"], some_key: None}}
-    assert not may_block(service, no_data)
-    assert not may_block(service, {"hook": "patient-view"})  # malformed: refused at once
