@@ -74,7 +74,7 @@ SCT_BASIS_BSA = "301898006"
 SCT_BASIS_FIXED = "1157245009"
 
 
-@dataclass
+@dataclass(slots=True)
 class Dated:
     resource: Resource
     date: Date | None
@@ -176,10 +176,6 @@ def is_intrathecal(ma: Resource) -> bool:
     return has_code(route, SNOMED, SCT_INTRATHECAL) or has_code(route, EDQM, EDQM_INTRATHECAL)
 
 
-def _subject(resource: Resource) -> object:
-    return resource.get("subject") or resource.get("patient")
-
-
 def known_after(resource: Resource, day: Date | None, as_of: Date | None) -> bool:
     """Whether a result dated ``day`` (its clinically relevant time) became known only after
     ``as_of``: its day, or the day it was ``issued``, is later (Conditions, Procedures and
@@ -221,7 +217,7 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
     owners: dict[str, PatientFacts | None] = {}  # per reference string: resolved once
 
     def owner(resource: Resource) -> PatientFacts | None:
-        subject = _subject(resource)
+        subject = resource.get("subject") or resource.get("patient")
         ref = subject.get("reference") if isinstance(subject, dict) else None
         if not isinstance(ref, str):
             return sole
