@@ -206,9 +206,10 @@ def _with_type(card: dict[str, Any], card_type: str) -> dict[str, Any]:
 
 
 def call_service(
-    service: Service, body: Any, rt: Runtime, today: dt.date | None = None
+    service: Service, body: Any, rt: Runtime, today: dt.date | None = None, offline: bool = False
 ) -> dict[str, Any]:
-    """The response of ``service`` to a request body: ``{"cards": [...]}``."""
+    """The response of ``service`` to a request body: ``{"cards": [...]}``.  With ``offline``,
+    :class:`~adapter.cdshooks.prefetch.WouldFetch` instead of waiting on the FHIR server."""
     req = parse_request(service, body)
     day = today or rt.clock()
     orders_hook = service.hook in ("order-select", "order-sign")
@@ -226,7 +227,9 @@ def call_service(
         if cached is not None:
             return cached
     deadline = Deadline(rt.config.fetch_budget_seconds)
-    data = resolve(service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline)
+    data = resolve(
+        service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline, offline
+    )
     record = record_bundle(data, req.patient_id)
     base = rt.config.course_page_base_url
     key = page_key(record, req.patient_id)

@@ -32,6 +32,10 @@ _USER_TOKENS = {
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cds-fetch")
 
 
+class WouldFetch(Exception):
+    """:func:`resolve` was told not to touch the network and a key would have to be fetched."""
+
+
 class PrefetchUnavailable(Exception):
     """Required data could neither be taken from the prefetch nor fetched (HTTP 412)."""
 
@@ -99,15 +103,10 @@ def _usable(key: str, template: str, value: Any, context: Mapping[str, Any]) -> 
     return True, ""
 
 
-def resolve(
-    templates: Mapping[str, str],
-    context: Mapping[str, Any],
-    prefetch: Mapping[str, Any],
-    access: FhirAccess,
-    fetcher: FhirFetcher,
-    deadline: Deadline,
-) -> dict[str, Resource | None]:
-    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`."""
+def _from_prefetch(
+    templates: Mapping[str, str], context: Mapping[str, Any], prefetch: Mapping[str, Any]
+) -> tuple[dict[str, Resource | None], dict[str, tuple[str, str]]]:
+    """The keys the prefetch answers (their data), and the others (template, why not)."""
     out: dict[str, Resource | None] = {}
     todo: dict[str, tuple[str, str]] = {}
     for key, template in templates.items():
@@ -122,8 +121,25 @@ def resolve(
         else:
             why = f"prefetch '{key}' was not sent"
         todo[key] = (template, why)
+    return out, todo
+
+
+def resolve(
+    templates: Mapping[str, str],
+    context: Mapping[str, Any],
+    prefetch: Mapping[str, Any],
+    access: FhirAccess,
+    fetcher: FhirFetcher,
+    deadline: Deadline,
+    offline: bool = False,
+) -> dict[str, Resource | None]:
+    """Every template key's data (None: no data); raises :class:`PrefetchUnavailable`, and
+    :class:`WouldFetch` when ``offline`` and a key is to be fetched."""
+    out, todo = _from_prefetch(templates, context, prefetch)
     if not todo:
         return out
+    if offline:
+        raise WouldFetch(", ".join(todo))
     problems: list[Issue] = []
     jobs = {}
     for key, (template, why) in todo.items():
@@ -152,15 +168,24 @@ def _issue(key: str, message: str) -> Issue:
     )
 
 
-def _other_patient(resource: Resource, patient_id: str) -> bool:
-    """True when the resource is, or literally references, a Patient other than ours."""
+def _names_other_patient(target: str, patient_id: str) -> bool:
+    """True when a reference naming a Patient (``...Patient/{id}[/_history/..]``) is not ours."""
+    return target.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
+
+
+def _other_patient(resource: Resource, patient_id: str, verdicts: dict[str, bool]) -> bool:
+    """True when the resource is, or literally references, a Patient other than ours
+    (``verdicts`` remembers the answer per reference: a record names its patient 300 times)."""
     if resource.get("resourceType") == "Patient":
         return resource.get("id") != patient_id
     for key in ("subject", "patient"):
         ref = resource.get(key)
         target = ref.get("reference") if isinstance(ref, dict) else None
         if isinstance(target, str) and "Patient/" in target:
-            return target.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
+            verdict = verdicts.get(target)
+            if verdict is None:
+                verdict = verdicts[target] = _names_other_patient(target, patient_id)
+            return verdict
     return False
 
 
@@ -170,31 +195,33 @@ def record_bundle(data: Mapping[str, Resource | None], patient_id: str) -> Resou
     patient dropped: the engine gives a resource it cannot place to the only patient)."""
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
-
-    def add(resource: Any, full_url: Any = None) -> None:
-        if not isinstance(resource, dict) or resource.get("resourceType") in (
-            None,
-            "OperationOutcome",
-        ):
-            return
-        if _other_patient(resource, patient_id):
-            return
-        key = f"{resource['resourceType']}/{resource.get('id')}"
-        if resource.get("id") is not None and key in seen:
-            return
-        seen.add(key)
-        entry: dict[str, Any] = {"resource": resource}
-        if isinstance(full_url, str):
-            entry["fullUrl"] = full_url
-        entries.append(entry)
-
+    verdicts: dict[str, bool] = {}
     for value in data.values():
         if value is None:
             continue
         if value.get("resourceType") == "Bundle":
-            for e in value.get("entry") or []:
-                if isinstance(e, dict):
-                    add(e.get("resource"), e.get("fullUrl"))
+            found = [
+                (e.get("resource"), e.get("fullUrl"))
+                for e in value.get("entry") or ()
+                if isinstance(e, dict)
+            ]
         else:
-            add(value)
+            found = [(value, None)]
+        for resource, full_url in found:
+            if not isinstance(resource, dict):
+                continue
+            rtype = resource.get("resourceType")
+            if rtype is None or rtype == "OperationOutcome":
+                continue
+            if _other_patient(resource, patient_id, verdicts):
+                continue
+            rid = resource.get("id")
+            key = f"{rtype}/{rid}"
+            if rid is not None and key in seen:
+                continue
+            seen.add(key)
+            if isinstance(full_url, str):
+                entries.append({"resource": resource, "fullUrl": full_url})
+            else:
+                entries.append({"resource": resource})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

@@ -144,8 +144,9 @@ class Verifier:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("no Bearer token")
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # header and claims read in one pass (each pass decodes every segment)
+            peek = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = peek["header"], peek["payload"]
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"unreadable JWT ({type(exc).__name__})") from None
         alg = header.get("alg")

@@ -199,23 +199,31 @@ class BundleIndex:
         self._by_ref: dict[str, Resource] = {}
         self._ref_of: dict[int, str] = {}
         self._entries: list[Any] = bundle.get("entry", []) or []
-        for entry in bundle.get("entry", []) or []:
+        by_type, by_ref, ref_of = self.by_type, self._by_ref, self._ref_of
+        for entry in self._entries:
             res = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(res, dict) or "resourceType" not in res:
                 continue
             rtype = str(res["resourceType"])
-            self.by_type.setdefault(rtype, []).append(res)
+            same_type = by_type.get(rtype)
+            if same_type is None:
+                same_type = by_type[rtype] = []
+            same_type.append(res)
             full = entry.get("fullUrl")
             rid = res.get("id")
-            keys: list[str] = []
-            if isinstance(full, str):
-                keys.append(full)
+            # first entry wins for each key: fullUrl, Type/id, urn:uuid:id
+            if isinstance(full, str) and full not in by_ref:
+                by_ref[full] = res
             if rid:
-                keys.append(f"{rtype}/{rid}")
-                keys.append(f"urn:uuid:{rid}")
-            for k in keys:
-                self._by_ref.setdefault(k, res)
-            self._ref_of[id(res)] = f"{rtype}/{rid}" if rid else (full or rtype)
+                typed = f"{rtype}/{rid}"
+                if typed not in by_ref:
+                    by_ref[typed] = res
+                urn = f"urn:uuid:{rid}"
+                if urn not in by_ref:
+                    by_ref[urn] = res
+                ref_of[id(res)] = typed
+            else:
+                ref_of[id(res)] = full or rtype
 
     def resources(self, rtype: str) -> list[Resource]:
         return self.by_type.get(rtype, [])
@@ -224,8 +232,10 @@ class BundleIndex:
         if not isinstance(reference, dict):
             return None
         ref = reference.get("reference")
-        if not isinstance(ref, str):
-            return None
+        return self.resolve_reference(ref) if isinstance(ref, str) else None
+
+    def resolve_reference(self, ref: str) -> Resource | None:
+        """The resource a reference string names, or None."""
         if ref in self._by_ref:
             return self._by_ref[ref]
         # absolute URL ending in Type/id

@@ -74,7 +74,7 @@ SCT_BASIS_BSA = "301898006"
 SCT_BASIS_FIXED = "1157245009"
 
 
-@dataclass
+@dataclass(slots=True)
 class Dated:
     resource: Resource
     date: Date | None
@@ -134,6 +134,28 @@ _OBS_CODES = (
 )
 
 
+#: Observation codes -> the PatientFacts list they go to (a LOINC of _OBS_CODES: ``obs[code]``)
+_OBS_KINDS: dict[tuple[str, str], str] = {
+    (BALL_CONCEPTS, BALL_MRD): "mrd",
+    (BALL_CONCEPTS, BALL_FOLLOW_UP): "follow_ups",
+    (LOINC, LOINC_VARIANT): "fusions",
+    (LOINC, LOINC_KARYOTYPE): "karyotypes",
+    (LOINC, LOINC_DISEASE_STATUS): "disease_status",
+    **{(LOINC, c): c for c in _OBS_CODES},
+}
+
+
+def _observation_kind(code: object) -> str | None:
+    """Where an Observation goes, by its first coding we know (None: not read)."""
+    for pair in codings(code):
+        kind = _OBS_KINDS.get(pair)
+        if kind is not None:
+            return kind
+        if pair[1] == NCIT_LEUKEMIA_FINDING:
+            return "risk"
+    return None
+
+
 def _is_relapse(condition: Resource) -> bool:
     return has_code(
         condition.get("clinicalStatus"),
@@ -152,10 +174,6 @@ def medication_codes(index: BundleIndex, ma: Resource) -> list[tuple[str, str]]:
 def is_intrathecal(ma: Resource) -> bool:
     route = (ma.get("dosage") or {}).get("route")
     return has_code(route, SNOMED, SCT_INTRATHECAL) or has_code(route, EDQM, EDQM_INTRATHECAL)
-
-
-def _subject(resource: Resource) -> object:
-    return resource.get("subject") or resource.get("patient")
 
 
 def known_after(resource: Resource, day: Date | None, as_of: Date | None) -> bool:
@@ -195,11 +213,18 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
         if pf.deceased is not None and as_of is not None and pf.deceased > as_of:
             pf.deceased = None
 
+    sole = facts[0] if len(facts) == 1 else None
+    owners: dict[str, PatientFacts | None] = {}  # per reference string: resolved once
+
     def owner(resource: Resource) -> PatientFacts | None:
-        target = index.resolve(_subject(resource))
-        if target is not None and id(target) in by_id:
-            return by_id[id(target)]
-        return facts[0] if len(facts) == 1 and target is None else None
+        subject = resource.get("subject") or resource.get("patient")
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(ref, str):
+            return sole
+        if ref not in owners:
+            target = index.resolve_reference(ref)
+            owners[ref] = sole if target is None else by_id.get(id(target))
+        return owners[ref]
 
     for cond in index.resources("Condition"):
         f = owner(cond)
@@ -235,32 +260,20 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             "preparation",
         ):
             f.hsct.append(Dated(proc, day))
-    obs_kinds: dict[tuple[str, str], str] = {
-        (BALL_CONCEPTS, BALL_MRD): "mrd",
-        (BALL_CONCEPTS, BALL_FOLLOW_UP): "follow_ups",
-        (LOINC, LOINC_VARIANT): "fusions",
-        (LOINC, LOINC_KARYOTYPE): "karyotypes",
-        (LOINC, LOINC_DISEASE_STATUS): "disease_status",
-        **{(LOINC, c): c for c in _OBS_CODES},
-    }
     for obs in index.resources("Observation"):
         f = owner(obs)
         if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
             continue
-        dated = Dated(obs, effective_date(obs))
-        if known_after(obs, dated.date, as_of):
+        day = effective_date(obs)
+        if known_after(obs, day, as_of):
             continue
-        for pair in codings(obs.get("code")):
-            kind = obs_kinds.get(pair)
-            if kind is None and pair[1] == NCIT_LEUKEMIA_FINDING:
-                kind = "risk"
-            if kind is None:
-                continue
-            if kind in _OBS_CODES:
-                f.obs.setdefault(kind, []).append(dated)
-            else:
-                getattr(f, kind).append(dated)
-            break
+        kind = _observation_kind(obs.get("code"))
+        if kind is None:
+            continue
+        if kind in _OBS_CODES:
+            f.obs.setdefault(kind, []).append(Dated(obs, day))
+        else:
+            getattr(f, kind).append(Dated(obs, day))
     for ma in index.resources("MedicationAdministration"):
         f = owner(ma)
         if f is None or ma.get("status") in ("entered-in-error", "not-done"):

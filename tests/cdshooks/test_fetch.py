@@ -70,6 +70,31 @@ def test_bearer_token_is_sent_and_never_logged(
         assert "HTTP 500" in answer.json()["issue"][0]["diagnostics"]
 
 
+def test_a_call_that_must_fetch_is_fetched_after_calls_answered_from_the_prefetch(
+    tmp_path: Path,
+) -> None:
+    """Once the state is built, a call whose prefetch answers every key runs on the event loop
+    (routes/cdshooks.py ``_guarded``); a call that must fetch still reaches the FHIR server."""
+    recorder = _Recorder(200)
+    cfg = config(Signer(), dev_mode=True, fhir_server_allowlist=[recorder.base])
+    client = app_for(cfg, tmp_path / "fb.sqlite")
+    resources = course_resources()
+    complete = client.post(f"/cds-services/{PV}", json=request(PV, resources))
+    again = client.post(f"/cds-services/{PV}", json=request(PV, resources))
+    assert complete.status_code == again.status_code == 200
+    assert again.json() == complete.json()
+    body = request(PV, resources)
+    del body["prefetch"]["observations"]
+    body["fhirServer"] = recorder.base
+    fetched = client.post(f"/cds-services/{PV}", json=body)
+    recorder.close()
+    assert fetched.status_code == 200
+    pid = resources["Patient"][0]["id"]
+    assert [path for path, _ in recorder.seen] == [f"/fhir/Observation?patient=Patient/{pid}"]
+    # the fetched searchset is empty: no blood counts, so the findings differ from the full call
+    assert fetched.json() != complete.json()
+
+
 def _paged(foreign_next: bool) -> LoopbackServer:
     def reply(path: str) -> tuple[int, Any]:
         page = 2 if "page=2" in path else 1
