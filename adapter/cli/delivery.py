@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.cli.mapcmd import SOURCE_KINDS
+from adapter.cli.output import add_format
 from adapter.delivery import (
     DeliveryConfig,
     FhirClient,
@@ -215,12 +216,7 @@ def register(commands: Any) -> None:
     deliver.set_defaults(handler=cmd_deliver)
 
     status = commands.add_parser("status", help="items by delivery state, oldest waiting age")
-    status.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="counts as readable lines or as JSON (default: text)",
-    )
+    add_format(status, "counts as readable lines or as JSON (default: text)")
     with_store(status)
     status.set_defaults(handler=cmd_status)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.cdshooks.config import load_config
+from adapter.cli.output import add_format
 from adapter.issues import UsageError
 from adapter.store.feedback import SqliteFeedbackStore, SummaryRow
 
@@ -55,10 +56,5 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--db", help="the SQLite feedback store (default: feedback_db of the config)")
     p.add_argument("--config", help="CDS Hooks config YAML (default: $BALL_FHIR_CDS_CONFIG)")
-    p.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="the summary as readable lines or as JSON (default: text)",
-    )
+    add_format(p, "the summary as readable lines or as JSON (default: text)")
     p.set_defaults(handler=cmd_feedback)

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any
 
+from adapter.cli.output import add_format
 from adapter.iscn import Analysis, IscnError, analyse, load_knowledge
 from adapter.iscn.export import to_json, tree_lines
 
@@ -29,12 +30,7 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("string", metavar="STRING", help="the ISCN string (quote it)")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="readable tree or JSON (default: text)",
-    )
+    add_format(parser, "readable tree or JSON (default: text)")
     parser.set_defaults(handler=run_iscn)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from adapter.cli.output import escape, write_atomic, write_json
+from adapter.cli.output import add_format, escape, write_atomic, write_json
 from adapter.cli.treatment import TREATMENT_KINDS, TreatmentMapper, load_context
 from adapter.datafiles import mappings_dir
 from adapter.iscn import load_knowledge
@@ -301,12 +301,7 @@ def register(commands: Any) -> None:
             metavar="REJECTS.json",
             help="write every issue, with rejected records, as an OperationOutcome",
         )
-        p.add_argument(
-            "--format",
-            choices=("text", "json"),
-            default="text",
-            help="how issues are reported on stderr",
-        )
+        add_format(p, "how issues are reported on stderr")
         if kind.with_context is not None:
             p.add_argument(
                 "--context",

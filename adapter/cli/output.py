@@ -14,6 +14,7 @@ anything a command writes to a terminal.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import os
@@ -119,3 +120,10 @@ def write_json(path: Path, content: Any) -> None:
     """``content`` as indented UTF-8 JSON, written atomically."""
     text = json.dumps(content, ensure_ascii=False, indent=2) + "\n"
     write_atomic(path, text.encode("utf-8"))
+
+
+def add_format(
+    parser: argparse.ArgumentParser, help_text: str, choices: tuple[str, ...] = ("text", "json")
+) -> None:
+    """The ``--format`` option every reporting command shares (default ``text``)."""
+    parser.add_argument("--format", choices=choices, default="text", help=help_text)

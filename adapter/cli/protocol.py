@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from adapter.cli.output import write_atomic
+from adapter.cli.output import add_format, write_atomic
 from adapter.datafiles import mappings_dir
 from adapter.fhir import Resource
 from adapter.iscn import Knowledge, load_knowledge
@@ -234,12 +234,7 @@ def register(subparsers: Any) -> None:
         help="date for the apheresis check (default: the date of each CD3+ apheresis Procedure "
         "of the bundle, else the as-of date)",
     )
-    ev.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="findings as readable lines or as JSON (default: text)",
-    )
+    add_format(ev, "findings as readable lines or as JSON (default: text)")
     ev.add_argument(
         "--html",
         metavar="OUT.html",
@@ -265,10 +260,5 @@ def register(subparsers: Any) -> None:
         help="also write the cohort report: Tables 1, 2 and 3, Kaplan-Meier OS/EFS and CIR curves "
         "with numbers at risk (self-contained HTML)",
     )
-    co.add_argument(
-        "--format",
-        choices=("text", "json", "csv"),
-        default="text",
-        help="output format (default: text)",
-    )
+    add_format(co, "output format (default: text)", ("text", "json", "csv"))
     co.set_defaults(handler=cmd_cohort)

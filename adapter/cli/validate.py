@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.output import add_format
 from adapter.issues import Issue, UsageError, sort_issues, to_operation_outcome
 from adapter.validation import PROFILES_PACKAGE, Options, Validator, default_validator
 from adapter.validation.validator import dependency_packages
@@ -51,12 +52,7 @@ def register(subparsers: Any) -> None:
         metavar="TGZ_OR_DIR",
         help="load a further FHIR package (folder or .tgz; repeatable)",
     )
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="issues as readable lines or as an OperationOutcome (default: text)",
-    )
+    add_format(parser, "issues as readable lines or as an OperationOutcome (default: text)")
     parser.add_argument(
         "--base-only", action="store_true", help="base R4 only: apply no profile at all"
     )
