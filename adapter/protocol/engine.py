@@ -6,7 +6,7 @@ Pure: takes the Bundle dict, the as-of date and the loaded protocols; reads no f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from adapter.fhir import Resource
 from adapter.issues import UsageError
@@ -137,6 +137,34 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
     )
 
 
+def evaluate_each(
+    bundle: Resource,
+    protocols: Mapping[str, Protocol],
+    as_of: dt.date | None = None,
+    protocol_id: str | None = None,
+    apheresis_date: dt.date | None = None,
+) -> Iterator[tuple[PatientEvaluation, Ctx | None]]:
+    """Every Patient of the Bundle evaluated as of a date (default: today), with the rules'
+    context (the course page and the survival figures read it); the context is None for a
+    patient whose CarePlan names a PlanDefinition we do not have: that patient gets one
+    ``unknown-protocol`` error finding (rule 0) and is not evaluated under any other protocol.
+    An unknown ``protocol_id`` raises :class:`UsageError`.
+    """
+    if bundle.get("resourceType") != "Bundle":
+        raise UsageError("input is not a FHIR Bundle")
+    day = as_of or dt.date.today()
+    index = BundleIndex(bundle)
+    if protocol_id is not None and protocol_id not in protocols:
+        raise UsageError(f"unknown protocol {protocol_id!r}; known: {', '.join(sorted(protocols))}")
+    for facts in collect(index, day):
+        try:
+            protocol = protocol_for(facts, protocols, protocol_id)
+        except UsageError as exc:
+            yield unknown_protocol(index, facts, str(exc)), None
+            continue
+        yield evaluate_patient(index, facts, protocol, day, apheresis_date)
+
+
 def evaluate(
     bundle: Resource,
     protocols: Mapping[str, Protocol],
@@ -144,24 +172,5 @@ def evaluate(
     protocol_id: str | None = None,
     apheresis_date: dt.date | None = None,
 ) -> list[PatientEvaluation]:
-    """Findings for every Patient of the Bundle, as of a date (default: today).
-
-    An unknown ``protocol_id`` raises :class:`UsageError`; a patient whose CarePlan names a
-    PlanDefinition we do not have gets one ``unknown-protocol`` error finding (rule 0) and is
-    not evaluated under any other protocol.
-    """
-    if bundle.get("resourceType") != "Bundle":
-        raise UsageError("input is not a FHIR Bundle")
-    day = as_of or dt.date.today()
-    index = BundleIndex(bundle)
-    out: list[PatientEvaluation] = []
-    if protocol_id is not None and protocol_id not in protocols:
-        raise UsageError(f"unknown protocol {protocol_id!r}; known: {', '.join(sorted(protocols))}")
-    for facts in collect(index, day):
-        try:
-            protocol = protocol_for(facts, protocols, protocol_id)
-        except UsageError as exc:
-            out.append(unknown_protocol(index, facts, str(exc)))
-            continue
-        out.append(evaluate_patient(index, facts, protocol, day, apheresis_date)[0])
-    return out
+    """Findings for every Patient of the Bundle, as of a date (:func:`evaluate_each`)."""
+    return [ev for ev, _ in evaluate_each(bundle, protocols, as_of, protocol_id, apheresis_date)]

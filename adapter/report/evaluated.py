@@ -2,8 +2,8 @@
 
 The course page and the survival figures need more than the findings: the courses as given,
 the relapse the rules chose, the patient's facts.  :func:`evaluated_patients` runs the engine's
-public per-patient entry point (:func:`adapter.protocol.engine.evaluate_patient`, the one the
-$apply operation uses) and hands back its evaluation with that context.
+loop over the patients (:func:`adapter.protocol.engine.evaluate_each`, the one behind
+``evaluate``) and hands back each evaluation with that context.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from adapter.fhir import Resource
 from adapter.issues import UsageError
 from adapter.protocol import PatientEvaluation, Protocol
-from adapter.protocol.bundle import BundleIndex
-from adapter.protocol.engine import evaluate_patient, protocol_for
-from adapter.protocol.facts import collect
+from adapter.protocol.engine import evaluate_each
 from adapter.protocol.rules import Ctx
 
 
@@ -35,10 +33,10 @@ def evaluated_patients(
     as_of: dt.date,
     protocol_id: str | None = None,
 ) -> Iterator[Evaluated]:
-    """Every Patient of the Bundle, evaluated as ``adapter.protocol.evaluate`` does."""
-    if bundle.get("resourceType") != "Bundle":
-        raise UsageError("input is not a FHIR Bundle")
-    index = BundleIndex(bundle)
-    for facts in collect(index):
-        protocol = protocol_for(facts, protocols, protocol_id)
-        yield Evaluated(*evaluate_patient(index, facts, protocol, as_of))
+    """Every Patient of the Bundle, evaluated by :func:`adapter.protocol.engine.evaluate_each`
+    (so only facts known on ``as_of`` count); a patient whose protocol we do not have has no
+    course to draw: :class:`UsageError` with the engine's reason."""
+    for evaluation, ctx in evaluate_each(bundle, protocols, as_of, protocol_id):
+        if ctx is None:
+            raise UsageError(evaluation.findings[0].message)
+        yield Evaluated(evaluation, ctx)

@@ -135,6 +135,13 @@ def test_mrd_below_the_limit_of_detection_is_kept_as_such_not_zero() -> None:
     assert "below the limit of detection" in points[1].text
 
 
+def test_a_result_after_the_as_of_date_is_not_on_the_page() -> None:
+    # issue 14: the evaluation date cuts the data; the page is drawn from the same facts
+    page = page_of(with_resources(mrd("2022-04-15", 0.005, "<"), mrd("2022-05-02", 0.2)), AS_OF)
+    dates = [p.date.isoformat() for p in page.labs if p.series == "mrd"]
+    assert dates == ["2022-03-29", "2022-04-15"]
+
+
 def test_mrd_without_a_readable_unit_is_not_drawn_and_says_why() -> None:
     bad = mrd("2022-04-15", 0.01)
     bad["valueQuantity"] = {"value": 0.01}
