@@ -159,13 +159,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     combined = combine(bundles)
     write_atomic(out / "all.bundle.json", bundle_json(combined))
     as_of = args.as_of or dt.date.today()
-    evaluations = evaluate(combined, load_content(None), as_of)
+    protocols = load_content(None)
+    evaluations = evaluate(combined, protocols, as_of)
     write_json(
         out / "evaluation.json",
         {"asOf": as_of.isoformat(), "patients": [e.to_json() for e in evaluations]},
     )
-    pages = course_html_files(combined, load_content(None), as_of, None, out)
-    survival = cohort_survival([combined], load_content(None), as_of)
+    pages = course_html_files(combined, protocols, as_of, None, out)
+    survival = cohort_survival([combined], protocols, as_of)
     pages[out / "cohort.html"] = render_cohort_report(survival, as_of)
     for path, html in pages.items():
         write_atomic(path, html.encode("utf-8"))
