@@ -10,9 +10,11 @@ OperationOutcome, access logs, ``GET /health`` and the OpenAPI description of bo
   whose Content-Type is not JSON gets 415; ``Accept`` or ``_format`` asking only for another
   format (XML, Turtle) gets 406.  ``/cds-services`` (CDS Hooks, plain ``application/json``) and
   other paths are not negotiated;
-- a JSON body is checked off the event loop before any route parses it: not UTF-8, lone
-  surrogates, NaN/Infinity, numbers too large for a double, nesting deeper than ``max_depth``
-  -> 400.  Routes may then parse it as they like;
+- a JSON body is parsed once, strictly, before any route sees it: not UTF-8, lone surrogates,
+  NaN/Infinity, numbers too large for a double, nesting deeper than ``max_depth`` -> 400.  A
+  body of at most ``inline_json`` bytes is parsed on the event loop (under a millisecond); a
+  larger one in the thread pool, so that it does not hold up small requests.  Routes read the
+  parsed value with :func:`parsed_json` (or parse the bytes again as they like);
 - one JSON log line per request (method, route path without query, status, duration): never
   a header, a query string or a body, which may hold patient data.
 
@@ -102,6 +104,9 @@ class Limits:
     max_depth: int = 100
     #: seconds a client may take to send its body (slow uploads)
     body_timeout: float = 60.0
+    #: largest JSON body parsed on the event loop (larger ones: in the thread pool); 256 KiB
+    #: parse in well under a millisecond, less than the hand-off to a thread costs the others
+    inline_json: int = 256 * 1024
 
     @classmethod
     def from_environment(cls) -> Limits:
@@ -125,28 +130,52 @@ def _media_type(value: str) -> str:
 
 
 def _nesting_over(value: Any, limit: int) -> bool:
-    """Whether objects and arrays nest deeper than ``limit`` (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """Whether objects and arrays nest deeper than ``limit``.  Fast path: orjson's indented
+    form puts each member of a container at depth d on a line of its own indented 2*d spaces,
+    so without a line indented 2*limit spaces no container at depth ``limit`` has members and
+    nothing is deeper.  Only when there is one (or orjson refuses to write a value nested
+    over 255 levels) are the levels walked (iteratively)."""
+    try:
+        indented = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:
+        indented = b"\n" + b" " * (2 * limit)
+    if b"\n" + b" " * (2 * limit) not in indented:
+        return False
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        deeper: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, dict) else node
+            deeper += [c for c in children if isinstance(c, dict | list)]
+        level, depth = deeper, depth + 1
     return False
 
 
-def json_problem(body: bytes, max_depth: int) -> str | None:
-    """Why a request body is not acceptable JSON, or None.  orjson is strict where the standard
-    parser is lenient: it refuses invalid UTF-8, lone surrogates, NaN and Infinity, numbers
-    beyond a double and nesting deeper than 1024, each with a message."""
+#: the key under which the edge leaves a request's parsed JSON body in the ASGI scope's
+#: ``state`` (:func:`parsed_json`)
+PARSED_JSON = "ball_fhir.parsed_json"
+
+
+def parse_json(body: bytes, max_depth: int) -> tuple[Any, str | None]:
+    """The parsed body and None, or None and why it is not acceptable JSON.  orjson is strict
+    where the standard parser is lenient: it refuses invalid UTF-8, lone surrogates, NaN and
+    Infinity, numbers beyond a double and nesting deeper than 1024, each with a message."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return f"the body is not valid JSON: {exc}"
+        return None, f"the body is not valid JSON: {exc}"
     if isinstance(parsed, dict | list) and _nesting_over(parsed, max_depth):
-        return f"the body nests objects and arrays deeper than {max_depth} levels"
-    return None
+        return None, f"the body nests objects and arrays deeper than {max_depth} levels"
+    return parsed, None
+
+
+def parsed_json(request: Request) -> tuple[Any, int] | None:
+    """The JSON body the edge parsed for this request and its size in bytes (None: the edge
+    did not parse one, e.g. the route runs without :class:`EdgeMiddleware`)."""
+    found: tuple[Any, int] | None = request.scope.get("state", {}).get(PARSED_JSON)
+    return found
 
 
 def negotiation_problem(scope: Scope, has_body: bool) -> tuple[int, str] | None:
@@ -228,10 +257,15 @@ class EdgeMiddleware:
         headers = dict(scope["headers"])
         content_type = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
         if body and (negotiated or content_type in JSON_TYPES):
-            problem_text = await anyio.to_thread.run_sync(json_problem, body, self.limits.max_depth)
+            depth = self.limits.max_depth
+            if len(body) <= self.limits.inline_json:
+                parsed, problem_text = parse_json(body, depth)
+            else:
+                parsed, problem_text = await anyio.to_thread.run_sync(parse_json, body, depth)
             if problem_text is not None:
                 await outcome(400, "structure", problem_text)(scope, receive, send)
                 return
+            scope.setdefault("state", {})[PARSED_JSON] = (parsed, len(body))
         await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:

@@ -2,14 +2,17 @@
 
 A patient of 300 resources (the example course, examples/protocol/course-bundle.json, plus
 blood-count Observations through the course) is sent with full prefetch to
-``POST /cds-services/ball-patient-view`` of a server this script starts (uvicorn, one process,
-JWT verification on: every request carries its own ES384 token, signed before timing).  In the
-same run, the same body goes to a trivial FastAPI endpoint of the same server (reads the body,
-answers ``{"cards": []}``): the baseline.  At concurrency 1, 8 and 32 (asyncio + httpx), the
-script prints p50/p95/p99 latency, requests/s and the throughput ratio to the baseline.
+``POST /cds-services/ball-patient-view`` of the application ``ball-fhir serve`` runs
+(:func:`adapter.api.create_app`: the HTTP edge's body limit, JSON check and access log
+included; JWT verification on: every request carries its own ES384 token, signed before
+timing), served by uvicorn with ``serve``'s settings in a process this script starts.  In the
+same run, the same body goes to the baseline: a trivial FastAPI endpoint (reads the body,
+answers ``{"cards": []}``) in a second uvicorn process, measured while the first idles.  At
+concurrency 1, 8 and 32 (asyncio + httpx), the script prints p50/p95/p99 latency, requests/s
+and the throughput ratio to the baseline, for each ``--workers`` setting (default 1).
 
 Target (issue 15): p99 under 50 ms at concurrency 8, and at least a third of the baseline's
-throughput.  Run: ``.venv/bin/python -m benchmarks.cds_latency [--requests 300]``.
+throughput.  Run: ``.venv/bin/python -m benchmarks.cds_latency [--requests 300] [--workers 1,2]``.
 """
 
 from __future__ import annotations
@@ -19,22 +22,24 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from adapter.api import create_app
 from adapter.cdshooks.config import CdsConfig, TrustedClient
-from adapter.http_edge import server_lifespan
-from adapter.routes.cdshooks import CdsState, install
+from adapter.routes.cdshooks import CdsState
 from tests.cdshooks.helpers import (
     COURSE1_DAY20,
+    ISS,
     Signer,
     course_resources,
     patient_id,
@@ -75,44 +80,55 @@ def big_patient() -> dict[str, list[dict[str, Any]]]:
     return resources
 
 
-def serve(port: int, jwk: dict[str, Any], feedback_db: str) -> None:
-    """The server process: CDS routes (JWT on) and the trivial baseline endpoint."""
-    app = FastAPI(lifespan=server_lifespan)  # the GC settings of `ball-fhir serve`
-    cfg = CdsConfig(
-        clients=[TrustedClient(iss="https://ehr.example.org", jwks={"keys": [jwk]})],
-        feedback_db=feedback_db,
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    install(app, CdsState(cfg, clock=lambda: COURSE1_DAY20))
+def baseline_app() -> FastAPI:
+    """The baseline: a trivial FastAPI endpoint, alone in its app."""
+    app = FastAPI()
 
     @app.post(BASELINE_PATH)
     async def baseline(req: Request) -> JSONResponse:
         await req.body()
         return JSONResponse({"cards": []})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return app
+
+
+def cds_app() -> FastAPI:
+    """The application of ``ball-fhir serve``, its CDS Hooks service trusting the script's key
+    (``$BENCH_JWK``), storing feedback and JWT ids in ``$BENCH_DB`` (shared by the workers) and
+    evaluating on the example course's day 20."""
+    app = create_app()
+    cfg = CdsConfig(
+        clients=[TrustedClient(iss=ISS, jwks={"keys": [json.loads(os.environ["BENCH_JWK"])]})],
+        feedback_db=os.environ["BENCH_DB"],
+        public_base_url=os.environ["BENCH_BASE"],
+    )
+    app.state.cds = CdsState(cfg, clock=lambda: COURSE1_DAY20)
+    return app
 
 
 async def run_level(
-    base: str, path: str, body: bytes, tokens: list[str], concurrency: int
+    url: str, body: bytes, warm_up: list[str], tokens: list[str], concurrency: int
 ) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    queue = list(tokens)
+    """``concurrency`` clients on their own keep-alive connections: a warm-up round (opens the
+    connections), then the timed one; the latencies and the wall time of the timed round."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def worker() -> None:
+        async def worker(queue: list[str], latencies: list[float]) -> None:
             while queue:
                 token = queue.pop()
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 t0 = time.perf_counter()
-                answer = await client.post(path, content=body, headers=headers)
+                answer = await client.post(url, content=body, headers=headers)
                 latencies.append(time.perf_counter() - t0)
                 if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: HTTP {answer.status_code} {answer.text[:300]}")
+                    raise RuntimeError(f"{url}: HTTP {answer.status_code} {answer.text[:300]}")
 
+        first = list(warm_up)
+        await asyncio.gather(*(worker(first, []) for _ in range(concurrency)))
+        queue, latencies = list(tokens), list[float]()
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(queue, latencies) for _ in range(concurrency)))
         wall = time.perf_counter() - began
     return latencies, wall
 
@@ -122,49 +138,70 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300, help="requests per level and path")
-    parser.add_argument("--port", type=int, default=8731)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--jwk", help=argparse.SUPPRESS)
-    parser.add_argument("--db", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.port, json.loads(args.jwk), args.db)
-        return
-    signer = Signer()
-    resources = big_patient()
-    body = json.dumps(request("ball-patient-view", resources)).encode()
-    base = f"http://127.0.0.1:{args.port}"
-    db = f"/tmp/cds-bench-{os.getpid()}.sqlite"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.cds_latency", "--serve", "--port", str(args.port),
-         "--jwk", json.dumps(signer.jwk()), "--db", db],
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(base + BASELINE_PATH, content=b"{}", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.1)
-        print(
-            f"patient-view, {sum(len(v) for v in resources.values())} resources in the prefetch, "
-            f"body {len(body) / 1024:.0f} KiB, {args.requests} requests per level"
+class Server:
+    """A uvicorn server of this script with ``ball-fhir serve``'s settings (JSON log on
+    stderr, which goes to a file), in its own process with ``workers`` worker processes."""
+
+    def __init__(self, factory: str, port: int, workers: int, env: dict[str, str]) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+        code = (
+            "import uvicorn; from adapter.http_edge import log_config; "
+            f"uvicorn.run('benchmarks.cds_latency:{factory}', factory=True, host='127.0.0.1', "
+            f"port={port}, workers={workers}, log_config=log_config(), access_log=False, "
+            "timeout_keep_alive=5)"
         )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stderr=self.log,
+            env={**os.environ, **env, "BENCH_BASE": self.base},
+        )
+
+    def wait_ready(self, workers: int) -> None:
+        """Until every worker has started (read the protocol content) and answers."""
+        deadline = time.monotonic() + 120
+        while True:
+            self.log.seek(0)
+            log = self.log.read().decode(errors="replace")
+            if log.count("Application startup complete") >= workers:
+                try:
+                    httpx.get(self.base + "/health", timeout=5)
+                    return
+                except httpx.TransportError:
+                    pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit(f"the server did not start:\n{log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
+
+
+def measure(workers: int, port: int, requests: int, signer: Signer, body: bytes) -> None:
+    """Both servers with ``workers`` worker processes, each measured while the other idles:
+    the table rows and the throughput ratio per concurrency level."""
+    db = os.path.join(tempfile.mkdtemp(prefix="cds-bench-"), "cds.sqlite")
+    env = {"BENCH_JWK": json.dumps(signer.jwk()), "BENCH_DB": db}
+    servers = {
+        "baseline": (Server("baseline_app", port + 1, workers, env), BASELINE_PATH),
+        "cds": (Server("cds_app", port, workers, env), PV_PATH),
+    }
+    try:
+        for server, _ in servers.values():
+            server.wait_ready(workers)
+        print(f"\n{workers} worker process(es) per server")
         print(f"{'':10} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
         for level in LEVELS:
             rates = {}
-            for name, path in (("baseline", BASELINE_PATH), ("cds", PV_PATH)):
-                n = args.requests
-                tokens = [signer.token(base + path) for _ in range(n + level)]
-                asyncio.run(run_level(base, path, body, tokens[:level], level))  # warm-up
-                lat, wall = asyncio.run(run_level(base, path, body, tokens[level:], level))
-                rates[name] = n / wall
+            for name, (server, path) in servers.items():
+                url = server.base + path
+                tokens = [signer.token(url) for _ in range(requests + 4 * level)]
+                lat, wall = asyncio.run(
+                    run_level(url, body, tokens[: 4 * level], tokens[4 * level :], level)
+                )
+                rates[name] = requests / wall
                 print(
                     f"{name:10} {level:>4} {pct(lat, 50):8.1f} {pct(lat, 95):8.1f} "
                     f"{pct(lat, 99):8.1f} {rates[name]:8.0f}"
@@ -173,11 +210,30 @@ def main() -> None:
             ratio = rates["cds"] / rates["baseline"]
             print(f"{'':10} {level:>4} throughput cds / baseline = {ratio:.2f}")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.remove(db + suffix)
+        for server, _ in servers.values():
+            server.stop()
+        shutil.rmtree(os.path.dirname(db), ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300, help="requests per level and path")
+    parser.add_argument("--port", type=int, default=8731, help="the CDS server's (baseline: +1)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="worker processes per server (serve --workers), comma-separated for one run each",
+    )
+    args = parser.parse_args()
+    signer = Signer()
+    resources = big_patient()
+    body = json.dumps(request("ball-patient-view", resources)).encode()
+    print(
+        f"patient-view, {sum(len(v) for v in resources.values())} resources in the prefetch, "
+        f"body {len(body) / 1024:.0f} KiB, {args.requests} requests per level"
+    )
+    for workers in dict.fromkeys(int(w) for w in args.workers.split(",")):
+        measure(workers, args.port, args.requests, signer, body)
 
 
 if __name__ == "__main__":

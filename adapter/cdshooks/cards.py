@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from adapter.datafiles import profiles_dir
 from adapter.fhir import CANONICAL, unique_id
+from adapter.protocol.bundle import BundleIndex
 from adapter.protocol.model import Finding, FindingSeverity
 
 Indicator = Literal["info", "warning", "critical"]
@@ -359,13 +360,12 @@ def build_card(
     return card
 
 
-def page_key(record: Mapping[str, Any], patient_id: str) -> str | None:
+def page_key(record: BundleIndex, patient_id: str) -> str | None:
     """The first identifier value of the hook's Patient in the record, the key by which the
     course page finds a patient whose data came through intake: the EHR's patientId is the id
     the hospital server gave the Patient, which our store does not know (README, CDS Hooks)."""
-    for entry in record.get("entry") or []:
-        resource = entry.get("resource") or {}
-        if resource.get("resourceType") == "Patient" and resource.get("id") == patient_id:
+    for resource in record.resources("Patient"):
+        if resource.get("id") == patient_id:
             for identifier in resource.get("identifier") or []:
                 if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
                     return str(identifier["value"])

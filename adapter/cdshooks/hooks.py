@@ -33,7 +33,7 @@ from adapter.cdshooks.cards import (
 from adapter.cdshooks.config import CdsConfig
 from adapter.cdshooks.fhirfetch import Deadline, FhirFetcher
 from adapter.cdshooks.orders import OrderCheck, check_orders, draft_orders, patient_evaluation
-from adapter.cdshooks.prefetch import FhirAccess, record_bundle, resolve
+from adapter.cdshooks.prefetch import FhirAccess, record_index, resolve
 from adapter.cdshooks.services import Service
 from adapter.fhir import Resource, unique_id
 from adapter.issues import Issue
@@ -230,7 +230,7 @@ def call_service(
     data = resolve(
         service.prefetch, req.context, req.prefetch, req.access, rt.fetcher, deadline, offline
     )
-    record = record_bundle(data, req.patient_id)
+    record = record_index(data, req.patient_id)
     base = rt.config.course_page_base_url
     key = page_key(record, req.patient_id)
     if not orders_hook:

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.fhir import RXNORM, SNOMED, UCUM, Resource, concept, sd_url, unique_id
-from adapter.protocol import Protocol, evaluate
+from adapter.protocol import Protocol
 from adapter.protocol.bundle import BundleIndex, codings, parse_instant, quantity
+from adapter.protocol.engine import evaluate_each
 from adapter.protocol.facts import (
     MCODE_NORMALIZATION_BASIS,
     RX_BLINATUMOMAB,
@@ -243,11 +244,15 @@ def _last_course(findings: Sequence[Finding]) -> int | None:
 
 
 def patient_evaluation(
-    bundle: Resource, protocols: Mapping[str, Protocol], patient_id: str, as_of: dt.date
+    record: BundleIndex, protocols: Mapping[str, Protocol], patient_id: str, as_of: dt.date
 ) -> PatientEvaluation | None:
-    """The protocol's evaluation of ``Patient/{patient_id}`` in ``bundle`` (None: not in it)."""
+    """The protocol's evaluation of ``Patient/{patient_id}`` in ``record`` (None: not in it)."""
     return next(
-        (e for e in evaluate(bundle, protocols, as_of) if e.patient == f"Patient/{patient_id}"),
+        (
+            e
+            for e, _ in evaluate_each(record, protocols, as_of)
+            if e.patient == f"Patient/{patient_id}"
+        ),
         None,
     )
 
@@ -291,7 +296,7 @@ def _number_courses(orders: Sequence[DraftOrder], findings: Sequence[Finding]) -
 
 
 def check_orders(
-    record: Resource,
+    record: BundleIndex,
     orders: Sequence[DraftOrder],
     protocols: Mapping[str, Protocol],
     patient_id: str,
@@ -303,11 +308,9 @@ def check_orders(
     if before is None:
         return "", [OrderCheck(o) for o in orders]
     _number_courses(orders, before.findings)
-    entries = list(record.get("entry") or [])
-    entries += [{"resource": o.administration} for o in orders]
     as_of = max([today, *(o.start.date() for o in orders)])
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    evaluation = patient_evaluation(bundle, protocols, patient_id, as_of)
+    with_drafts = record.with_resources(o.administration for o in orders)
+    evaluation = patient_evaluation(with_drafts, protocols, patient_id, as_of)
     findings = evaluation.findings if evaluation is not None else []
     checks = []
     for order in orders:

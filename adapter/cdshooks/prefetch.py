@@ -20,6 +20,7 @@ from typing import Any
 from adapter.cdshooks.fhirfetch import Deadline, FetchError, FhirFetcher
 from adapter.fhir import Resource
 from adapter.issues import Issue
+from adapter.protocol.bundle import BundleIndex, Entry
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 #: user tokens of 2.0, each the id of ``context.userId`` when it has that type
@@ -173,55 +174,48 @@ def _names_other_patient(target: str, patient_id: str) -> bool:
     return target.rsplit("Patient/", 1)[1].split("/")[0] != patient_id
 
 
-def _other_patient(resource: Resource, patient_id: str, verdicts: dict[str, bool]) -> bool:
-    """True when the resource is, or literally references, a Patient other than ours
-    (``verdicts`` remembers the answer per reference: a record names its patient 300 times)."""
-    if resource.get("resourceType") == "Patient":
-        return resource.get("id") != patient_id
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        target = ref.get("reference") if isinstance(ref, dict) else None
-        if isinstance(target, str) and "Patient/" in target:
-            verdict = verdicts.get(target)
-            if verdict is None:
-                verdict = verdicts[target] = _names_other_patient(target, patient_id)
-            return verdict
-    return False
-
-
-def record_bundle(data: Mapping[str, Resource | None], patient_id: str) -> Resource:
-    """One collection Bundle of the patient's resources read (searchset entries unpacked, one
-    entry per ``Type/id``; OperationOutcome entries of a search and anything of another
-    patient dropped: the engine gives a resource it cannot place to the only patient)."""
-    entries: list[dict[str, Any]] = []
+def record_index(data: Mapping[str, Resource | None], patient_id: str) -> BundleIndex:
+    """The patient's resources read, indexed for the protocol engine (searchset entries
+    unpacked, one per ``Type/id``, the first kept; OperationOutcome entries of a search and
+    anything of another patient dropped: a Patient of another id, a resource whose ``subject``
+    or ``patient`` names another Patient; the engine gives a resource it cannot place to the
+    only patient).  One pass, no Bundle in between: it runs on every CDS call."""
+    kept: list[Entry] = []
     seen: set[str] = set()
-    verdicts: dict[str, bool] = {}
+    verdicts: dict[str, bool] = {}  # per reference: a record names its patient 300 times
     for value in data.values():
         if value is None:
             continue
-        if value.get("resourceType") == "Bundle":
-            found = [
-                (e.get("resource"), e.get("fullUrl"))
-                for e in value.get("entry") or ()
-                if isinstance(e, dict)
-            ]
-        else:
-            found = [(value, None)]
-        for resource, full_url in found:
+        entries = value.get("entry") or () if value.get("resourceType") == "Bundle" else None
+        for entry in entries if entries is not None else ({"resource": value},):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict):
                 continue
             rtype = resource.get("resourceType")
             if rtype is None or rtype == "OperationOutcome":
                 continue
-            if _other_patient(resource, patient_id, verdicts):
-                continue
             rid = resource.get("id")
-            key = f"{rtype}/{rid}"
-            if rid is not None and key in seen:
-                continue
-            seen.add(key)
-            if isinstance(full_url, str):
-                entries.append({"resource": resource, "fullUrl": full_url})
+            if rtype == "Patient":
+                if rid != patient_id:
+                    continue
             else:
-                entries.append({"resource": resource})
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+                for key in ("subject", "patient"):
+                    ref = resource.get(key)
+                    target = ref.get("reference") if isinstance(ref, dict) else None
+                    if isinstance(target, str) and "Patient/" in target:
+                        other = verdicts.get(target)
+                        if other is None:
+                            other = verdicts[target] = _names_other_patient(target, patient_id)
+                        break
+                else:
+                    other = False
+                if other:
+                    continue
+            if rid is not None:
+                typed = f"{rtype}/{rid}"
+                if typed in seen:
+                    continue
+                seen.add(typed)
+            full = entry.get("fullUrl")
+            kept.append((resource, full if isinstance(full, str) else None))
+    return BundleIndex.of(kept)

@@ -111,13 +111,21 @@ class ReplayCache:
             return True
 
 
-class Verifier:
-    """Checks the ``Authorization`` header of a call for an endpoint URL."""
+#: ``first_use(issuer, jti, expires)``: True the first time (ReplayCache, a FeedbackStore)
+FirstUse = Callable[[str, str, float], bool]
 
-    def __init__(self, config: CdsConfig, fetch: JwksFetch = fetch_jwks) -> None:
+
+class Verifier:
+    """Checks the ``Authorization`` header of a call for an endpoint URL.  ``first_use`` says
+    whether a ``jti`` is new: by default this process's :class:`ReplayCache`; the server passes
+    its store's, which every worker process shares."""
+
+    def __init__(
+        self, config: CdsConfig, fetch: JwksFetch = fetch_jwks, first_use: FirstUse | None = None
+    ) -> None:
         self.config = config
         self.jwks = JwksCache(config.jwks_min_refresh_seconds, fetch)
-        self.replay = ReplayCache()
+        self.first_use = first_use or ReplayCache().first_use
         self.clients = {c.iss: c for c in config.clients}
         self.algorithms = [a for a in config.algorithms if a in ASYMMETRIC]
         self.inline = {c.iss: JwksCache._keys(c.jwks) for c in config.clients if c.jwks}
@@ -179,6 +187,6 @@ class Verifier:
             > time.time() + self.config.max_token_lifetime_seconds + self.config.leeway_seconds
         ):
             raise Unauthorized("token lifetime longer than allowed")
-        if not self.replay.first_use(client.iss, str(claims["jti"]), until):
+        if not self.first_use(client.iss, str(claims["jti"]), until):
             raise Unauthorized("jti replayed")
         return claims

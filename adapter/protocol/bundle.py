@@ -191,29 +191,53 @@ def convert(q: Qty, target: str) -> Decimal | None:
     return None if factor is None else q.value * factor
 
 
-class BundleIndex:
-    """Resources of a Bundle by type and by every way they can be referenced."""
+#: a resource (a dict with a ``resourceType``) and the ``fullUrl`` of its entry
+Entry = tuple[Resource, str | None]
 
-    def __init__(self, bundle: Resource) -> None:
+
+class BundleIndex:
+    """Resources of a Bundle by type and by every way they can be referenced.  Built from a
+    Bundle, or from (resource, fullUrl) pairs (:meth:`of`: the CDS Hooks prefetch is indexed
+    as it is read, without a Bundle in between)."""
+
+    def __init__(self, bundle: Resource | None = None) -> None:
         self.by_type: dict[str, list[Resource]] = {}
         self._by_ref: dict[str, Resource] = {}
-        self._ref_of: dict[int, str] = {}
-        self._entries: list[Any] = bundle.get("entry", []) or []
-        by_type, by_ref, ref_of = self.by_type, self._by_ref, self._ref_of
-        for entry in self._entries:
+        #: how a resource without an id is cited (its fullUrl, else its type)
+        self._ref_of_no_id: dict[int, str] = {}
+        self._entries: list[Entry] = []
+        if bundle is None:
+            return
+        entries: list[Entry] = []
+        for entry in bundle.get("entry") or []:
             res = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(res, dict) or "resourceType" not in res:
-                continue
-            rtype = str(res["resourceType"])
+            if isinstance(res, dict) and "resourceType" in res:
+                full = entry.get("fullUrl")
+                entries.append((res, full if isinstance(full, str) else None))
+        self._index(entries)
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> BundleIndex:
+        """An index of these resources, in this order."""
+        index = cls()
+        index._index(entries)
+        return index
+
+    def _index(self, entries: list[Entry]) -> None:
+        self._entries = entries
+        by_type, by_ref = self.by_type, self._by_ref
+        for res, full in entries:
+            rtype = res["resourceType"]
+            if not isinstance(rtype, str):
+                rtype = str(rtype)
             same_type = by_type.get(rtype)
             if same_type is None:
                 same_type = by_type[rtype] = []
             same_type.append(res)
-            full = entry.get("fullUrl")
-            rid = res.get("id")
             # first entry wins for each key: fullUrl, Type/id, urn:uuid:id
-            if isinstance(full, str) and full not in by_ref:
+            if full is not None and full not in by_ref:
                 by_ref[full] = res
+            rid = res.get("id")
             if rid:
                 typed = f"{rtype}/{rid}"
                 if typed not in by_ref:
@@ -221,9 +245,12 @@ class BundleIndex:
                 urn = f"urn:uuid:{rid}"
                 if urn not in by_ref:
                     by_ref[urn] = res
-                ref_of[id(res)] = typed
             else:
-                ref_of[id(res)] = full or rtype
+                self._ref_of_no_id[id(res)] = full or rtype
+
+    def with_resources(self, extra: Iterable[Resource]) -> BundleIndex:
+        """A new index of these resources followed by ``extra`` (entries without fullUrl)."""
+        return BundleIndex.of([*self._entries, *((res, None) for res in extra)])
 
     def resources(self, rtype: str) -> list[Resource]:
         return self.by_type.get(rtype, [])
@@ -246,15 +273,18 @@ class BundleIndex:
 
     def full_url(self, resource: Resource | None) -> str | None:
         """The ``fullUrl`` of the resource's entry, if it has one (looked up when asked)."""
-        for entry in self._entries:
-            if isinstance(entry, dict) and entry.get("resource") is resource:
-                full = entry.get("fullUrl")
-                return full if isinstance(full, str) else None
+        for res, full in self._entries:
+            if res is resource:
+                return full
         return None
 
     def ref(self, resource: Resource) -> str:
-        """How a finding cites a resource: ``Type/id`` (or the fullUrl when there is no id)."""
-        return self._ref_of.get(id(resource), str(resource.get("resourceType")))
+        """How a finding cites a resource: ``Type/id`` (without an id: its entry's fullUrl,
+        else its type)."""
+        rid = resource.get("id")
+        if rid:
+            return f"{resource.get('resourceType')}/{rid}"
+        return self._ref_of_no_id.get(id(resource), str(resource.get("resourceType")))
 
     def refs(self, resources: Iterable[Resource | None]) -> tuple[str, ...]:
         return tuple(self.ref(r) for r in resources if r is not None)

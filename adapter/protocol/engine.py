@@ -138,22 +138,26 @@ def fold_missing(evaluation: PatientEvaluation) -> None:
 
 
 def evaluate_each(
-    bundle: Resource,
+    bundle: Resource | BundleIndex,
     protocols: Mapping[str, Protocol],
     as_of: dt.date | None = None,
     protocol_id: str | None = None,
     apheresis_date: dt.date | None = None,
 ) -> Iterator[tuple[PatientEvaluation, Ctx | None]]:
-    """Every Patient of the Bundle evaluated as of a date (default: today), with the rules'
-    context (the course page and the survival figures read it); the context is None for a
-    patient whose CarePlan names a PlanDefinition we do not have: that patient gets one
-    ``unknown-protocol`` error finding (rule 0) and is not evaluated under any other protocol.
-    An unknown ``protocol_id`` raises :class:`UsageError`.
+    """Every Patient of the Bundle (or of resources already indexed: the CDS Hooks prefetch)
+    evaluated as of a date (default: today), with the rules' context (the course page and the
+    survival figures read it); the context is None for a patient whose CarePlan names a
+    PlanDefinition we do not have: that patient gets one ``unknown-protocol`` error finding
+    (rule 0) and is not evaluated under any other protocol.  An unknown ``protocol_id`` raises
+    :class:`UsageError`.
     """
-    if bundle.get("resourceType") != "Bundle":
+    if isinstance(bundle, BundleIndex):
+        index = bundle
+    elif bundle.get("resourceType") != "Bundle":
         raise UsageError("input is not a FHIR Bundle")
+    else:
+        index = BundleIndex(bundle)
     day = as_of or dt.date.today()
-    index = BundleIndex(bundle)
     if protocol_id is not None and protocol_id not in protocols:
         raise UsageError(f"unknown protocol {protocol_id!r}; known: {', '.join(sorted(protocols))}")
     for facts in collect(index, day):

@@ -134,6 +134,8 @@ _OBS_CODES = (
 )
 
 
+_OBS_CODE_SET = frozenset(_OBS_CODES)
+
 #: Observation codes -> the PatientFacts list they go to (a LOINC of _OBS_CODES: ``obs[code]``)
 _OBS_KINDS: dict[tuple[str, str], str] = {
     (BALL_CONCEPTS, BALL_MRD): "mrd",
@@ -146,7 +148,26 @@ _OBS_KINDS: dict[tuple[str, str], str] = {
 
 
 def _observation_kind(code: object) -> str | None:
-    """Where an Observation goes, by its first coding we know (None: not read)."""
+    """Where an Observation goes, by its first coding we know (None: not read).  Fast path for
+    the usual CodeableConcept whose codings have string codes and systems without a trailing
+    ``/``; anything else is read by :func:`codings`, which normalises both."""
+    if not isinstance(code, dict):
+        return _observation_kind_normalised(code)
+    for c in code.get("coding") or ():
+        if not isinstance(c, dict) or c.get("code") is None:
+            continue
+        system, value = c.get("system") or "", c["code"]
+        if not isinstance(value, str) or system.endswith("/"):
+            return _observation_kind_normalised(code)
+        kind = _OBS_KINDS.get((system, value))
+        if kind is not None:
+            return kind
+        if value == NCIT_LEUKEMIA_FINDING:
+            return "risk"
+    return None
+
+
+def _observation_kind_normalised(code: object) -> str | None:
     for pair in codings(code):
         kind = _OBS_KINDS.get(pair)
         if kind is not None:
@@ -260,17 +281,22 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             "preparation",
         ):
             f.hsct.append(Dated(proc, day))
+    dates: dict[str, Date | None] = {}  # a record dates many results the same day
     for obs in index.resources("Observation"):
         f = owner(obs)
         if f is None or obs.get("status") in ("entered-in-error", "cancelled"):
             continue
-        day = effective_date(obs)
-        if known_after(obs, day, as_of):
-            continue
         kind = _observation_kind(obs.get("code"))
         if kind is None:
             continue
-        if kind in _OBS_CODES:
+        when = obs.get("effectiveDateTime")
+        if isinstance(when, str):
+            day = dates[when] if when in dates else dates.setdefault(when, parse_date(when))
+        else:
+            day = effective_date(obs)
+        if known_after(obs, day, as_of):
+            continue
+        if kind in _OBS_CODE_SET:
             f.obs.setdefault(kind, []).append(Dated(obs, day))
         else:
             getattr(f, kind).append(Dated(obs, day))

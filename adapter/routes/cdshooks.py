@@ -31,6 +31,7 @@ from adapter.cdshooks.hooks import CARD_TYPE_KEY, BadRequest, Runtime, call_serv
 from adapter.cdshooks.prefetch import PrefetchUnavailable, WouldFetch
 from adapter.cdshooks.security import Unauthorized, Verifier
 from adapter.cdshooks.services import SERVICES, discovery_document
+from adapter.http_edge import parsed_json
 from adapter.issues import Issue, to_operation_outcome
 from adapter.protocol import Protocol
 from adapter.routes.protocol import get_protocols
@@ -59,7 +60,10 @@ class CdsState:
     ) -> None:
         self.config = config
         self._protocols = protocols
-        self.verifier = verifier or Verifier(config)
+        # JWT ids are checked against the store: shared by every worker process
+        self.verifier = verifier or Verifier(
+            config, first_use=lambda iss, jti, until: self.store.first_use(iss, jti, until)
+        )
         self._store = store
         self._runtime: Runtime | None = None
         self.clock = clock
@@ -84,8 +88,7 @@ class CdsState:
 
 
 def _state(request: Request) -> CdsState:
-    state: CdsState = request.app.state.cds
-    return state
+    return _state_of(request.app)
 
 
 def _outcome(status: int, issues: list[Issue]) -> JSONResponse:
@@ -130,8 +133,13 @@ class _TooLarge(Exception):
 
 
 async def _json_body(state: CdsState, request: Request) -> tuple[Any, int]:
-    """The parsed body and its size in bytes."""
+    """The parsed body and its size in bytes (the one the HTTP edge parsed, when it did)."""
     limit = state.config.max_body_bytes
+    parsed = parsed_json(request)
+    if parsed is not None:
+        if parsed[1] > limit:
+            raise _TooLarge
+        return parsed
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
@@ -264,6 +272,18 @@ class ScopedCors:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def preload(app: FastAPI) -> None:
+    """Read the protocol content the services evaluate with, at a worker's start: its first
+    call would otherwise wait for it (the feedback store is opened on first use, so a server
+    that answers no CDS call writes no file)."""
+    _state_of(app).runtime  # noqa: B018 (the property builds the runtime)
+
+
+def _state_of(app: FastAPI) -> CdsState:
+    state: CdsState = app.state.cds
+    return state
 
 
 def install(app: FastAPI, state: CdsState | None = None) -> None:

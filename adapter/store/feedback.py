@@ -1,8 +1,10 @@
 """CDS Hooks feedback, kept durably: the :class:`FeedbackStore` interface and its SQLite file.
 
-Two tables: the cards we issued (uuid -> service and card type, so feedback can be counted per
-card type) and the feedback received (CDS Hooks 2.0 §Feedback: append-only; the same feedback
-sent again is stored once).  Another implementation (PostgreSQL) only needs the three methods.
+Three tables: the cards we issued (uuid -> service and card type, so feedback can be counted per
+card type), the feedback received (CDS Hooks 2.0 §Feedback: append-only; the same feedback
+sent again is stored once) and the JWT ids seen until their tokens expire (2.0 §Trusting CDS
+Clients: a replayed ``jti`` is refused by every worker process of the server, not only by the
+one that saw it first).  Another implementation (PostgreSQL) only needs the four methods.
 No tokens, no patient ids are stored.
 """
 
@@ -60,6 +62,10 @@ class FeedbackStore(Protocol):
     def summary(self) -> list[SummaryRow]:
         """Counts per service, card type, outcome and override reason."""
 
+    def first_use(self, issuer: str, jti: str, expires: float) -> bool:
+        """True when this issuer's JWT id has not been seen before, or only on a token that
+        has expired (``expires``: seconds since the epoch, leeway included)."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cds_card (
@@ -71,7 +77,12 @@ CREATE TABLE IF NOT EXISTS cds_feedback (
     reason_system TEXT, reason_code TEXT, user_comment TEXT, received REAL NOT NULL,
     UNIQUE (service, card, outcome, outcome_timestamp, accepted_suggestions)
 );
+CREATE TABLE IF NOT EXISTS cds_jti (
+    issuer TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (issuer, jti)
+);
 """
+#: seconds between purges of the JWT ids whose tokens have expired
+JTI_PURGE_SECONDS = 60.0
 
 
 class SqliteFeedbackStore:
@@ -84,6 +95,7 @@ class SqliteFeedbackStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._next_purge = 0.0
 
     def close(self) -> None:
         with self._lock:
@@ -132,3 +144,17 @@ class SqliteFeedbackStore:
                 "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
             ).fetchall()
         return [SummaryRow(s, t, o, r, int(n)) for s, t, o, r, n in rows]
+
+    def first_use(self, issuer: str, jti: str, expires: float) -> bool:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_purge:
+                self._db.execute("DELETE FROM cds_jti WHERE expires < ?", (now,))
+                self._next_purge = now + JTI_PURGE_SECONDS
+            # a row of an expired token is taken over; a live one is a replay (no change)
+            changed = self._db.execute(
+                "INSERT INTO cds_jti VALUES (?, ?, ?) ON CONFLICT (issuer, jti) "
+                "DO UPDATE SET expires = excluded.expires WHERE cds_jti.expires < ?",
+                (issuer, jti, expires, now),
+            ).rowcount
+        return changed == 1

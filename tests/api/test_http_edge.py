@@ -4,26 +4,27 @@ negotiation under /fhir only, every error an OperationOutcome, CPU work off the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import threading
 import warnings
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from starlette.types import Message, Scope
 
 import adapter.http_edge
 from adapter.api import create_app
 from adapter.cli import main
-from adapter.http_edge import FHIR_JSON, EdgeMiddleware, JsonLogFormatter, Limits
+from adapter.http_edge import FHIR_JSON, EdgeMiddleware, JsonLogFormatter, Limits, parsed_json
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     from fastapi.testclient import TestClient
 
-LIMITS = Limits(max_body=2_000, max_depth=8, body_timeout=5)
+#: bodies over 16 bytes are parsed in the thread pool, smaller ones on the event loop
+LIMITS = Limits(max_body=2_000, max_depth=8, body_timeout=5, inline_json=16)
 FHIR = {"content-type": FHIR_JSON}
 PATIENT = b'{"resourceType": "Patient"}'
 
@@ -36,9 +37,10 @@ def _cds_router() -> APIRouter:
     async def echo(body: dict[str, Any]) -> dict[str, Any]:
         return body
 
-    @router.get("/loop-thread")
-    async def loop() -> dict[str, str]:
-        return {"thread": threading.current_thread().name}
+    @router.post("/parsed")
+    async def parsed(request: Request) -> dict[str, Any]:
+        found = parsed_json(request)
+        return {"parsed": found[0], "size": found[1]} if found else {"parsed": None, "size": None}
 
     @router.get("/fhir/boom")
     def boom() -> None:
@@ -163,21 +165,57 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_json_checks_and_route_work_run_off_the_event_loop(
+def test_large_json_is_parsed_off_the_event_loop_small_json_on_it(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads: list[str] = []
-    real = adapter.http_edge.json_problem
+    on_loop: list[bool] = []
+    real = adapter.http_edge.parse_json
 
-    def recording(body: bytes, depth: int) -> str | None:
-        threads.append(threading.current_thread().name)
+    def recording(body: bytes, depth: int) -> tuple[Any, str | None]:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # a worker thread runs no event loop
+            on_loop.append(False)
         return real(body, depth)
 
-    monkeypatch.setattr(adapter.http_edge, "json_problem", recording)
-    loop_thread = client.get("/loop-thread").json()["thread"]
+    monkeypatch.setattr(adapter.http_edge, "parse_json", recording)
+    assert len(PATIENT) > LIMITS.inline_json
     client.post("/fhir/$validate", content=PATIENT, headers=FHIR)
-    assert threads
-    assert loop_thread not in threads
+    small = b'{"a": 1}'
+    assert len(small) <= LIMITS.inline_json
+    headers = {"content-type": "application/json"}
+    assert client.post("/plain-json/echo", content=small, headers=headers).json() == {"a": 1}
+    assert on_loop == [False, True]
+
+
+def test_routes_read_the_body_the_edge_parsed(client: TestClient) -> None:
+    body = b'{"resourceType": "Patient", "id": "p1"}'
+    answer = client.post("/parsed", content=body, headers=FHIR).json()
+    assert answer == {"parsed": {"resourceType": "Patient", "id": "p1"}, "size": len(body)}
+    # no JSON content type: not parsed by the edge
+    plain = client.post("/parsed", content=body, headers={"content-type": "text/plain"})
+    assert plain.json() == {"parsed": None, "size": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "deeper"),
+    [
+        (b"[" * 8 + b"]" * 8, False),
+        (b"[" * 9 + b"]" * 9, True),
+        (b'{"a": [{"b": [[1, 2], {"c": []}]}]}', False),  # depth 6
+        (b'{"a": [{"b": [[1, 2], {"c": [[[{}]]]}]}]}', True),  # an empty object at depth 9
+        (b'["[[[[[[[[[[[[["]', False),  # brackets in a string do not nest
+        (b"{" + b'"k": {' * 7 + b"}" * 8, False),
+        (b"{" + b'"k": {' * 8 + b"}" * 9, True),
+        (b"1", False),
+    ],
+)
+def test_nesting_limit_is_exact(body: bytes, deeper: bool) -> None:
+    parsed, problem = adapter.http_edge.parse_json(body, 8)
+    assert (problem is not None) == deeper, problem
+    if not deeper:
+        assert parsed == json.loads(body)
 
 
 def test_access_log_lines_are_json_without_query_or_body(

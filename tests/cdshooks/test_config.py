@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from adapter.api import create_app
 from adapter.cdshooks.config import CdsConfig, load_config
 from adapter.issues import UsageError
+from adapter.protocol import Protocol
+from adapter.routes import cdshooks as cdshooks_routes
+from adapter.routes.protocol import get_protocols
+from tests.cdshooks.helpers import TestClient, request
+from tests.cdshooks.helpers import course_resources as course
 from tests.conftest import ROOT
+
+PV = "ball-patient-view"
 
 
 def test_defaults_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,3 +65,29 @@ def test_published_json_schema_is_current() -> None:
         "regenerate examples/cds-hooks/config.schema.json from CdsConfig.model_json_schema()"
     )
     assert schema["properties"]["dev_mode"]["default"] is False
+
+
+def test_a_worker_reads_the_protocol_content_at_start_and_writes_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``serve``'s app reads the content once, at start (a worker's first call does not wait
+    for it), and opens the feedback store only on the first call that needs it."""
+    reads: list[int] = []
+
+    def counting() -> dict[str, Protocol]:
+        reads.append(1)
+        return get_protocols()
+
+    monkeypatch.setattr(cdshooks_routes, "get_protocols", counting)
+    monkeypatch.setenv("BALL_FHIR_CDS_FEEDBACK_DB", str(tmp_path / "fb.sqlite"))
+    monkeypatch.setenv("BALL_FHIR_CDS_DEV_MODE", "1")
+    app = create_app()
+    assert reads == []
+    with TestClient(app) as client:
+        assert reads == [1]
+        assert not (tmp_path / "fb.sqlite").exists()
+        assert client.get("/cds-services").status_code == 200
+        answer = client.post("/cds-services/ball-patient-view", json=request(PV, course()))
+        assert answer.status_code == 200, answer.text
+    assert reads == [1]
+    assert (tmp_path / "fb.sqlite").exists()

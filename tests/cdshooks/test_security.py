@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapter.api import create_app
 from adapter.cdshooks.config import TrustedClient
+from adapter.store.feedback import SqliteFeedbackStore
 from tests.cdshooks.helpers import (
     BASE,
     ISS,
@@ -132,6 +133,28 @@ def test_replayed_jti_is_refused(client: TestClient, signer: Signer) -> None:
     token = signer.token(BASE + PV_URL)
     assert post(client, token).status_code == 200
     assert refused(post(client, token))
+
+
+def test_replayed_jti_is_refused_by_another_worker(signer: Signer, tmp_path: Path) -> None:
+    """Two apps on one feedback store stand for two worker processes of ``serve --workers``:
+    the second refuses a token the first accepted."""
+    first = app_for(config(signer), tmp_path / "fb.sqlite")
+    second = app_for(config(signer), tmp_path / "fb.sqlite")
+    token = signer.token(BASE + PV_URL)
+    assert post(first, token).status_code == 200
+    assert refused(post(second, token))
+    assert post(second, signer.token(BASE + PV_URL)).status_code == 200
+
+
+def test_store_forgets_a_jti_once_its_token_expired(tmp_path: Path) -> None:
+    store = SqliteFeedbackStore(tmp_path / "fb.sqlite")
+    now = time.time()
+    assert store.first_use(ISS, "j1", now + 60)
+    assert not store.first_use(ISS, "j1", now + 60)
+    assert store.first_use("https://other.example.org", "j1", now + 60)  # per issuer
+    assert store.first_use(ISS, "j2", now - 1)  # its token has expired already
+    assert store.first_use(ISS, "j2", now + 60)  # so the id may come again
+    assert not store.first_use(ISS, "j2", now + 60)
 
 
 def test_token_living_too_long_is_refused(client: TestClient, signer: Signer) -> None:
