@@ -14,7 +14,7 @@ OperationOutcome, access logs, ``GET /health`` and the OpenAPI description of bo
   NaN/Infinity, numbers too large for a double, nesting deeper than ``max_depth`` -> 400.  A
   body of at most ``inline_json`` bytes is parsed on the event loop (under a millisecond); a
   larger one in the thread pool, so that it does not hold up small requests.  Routes read the
-  parsed value with :func:`parsed_json` (or parse the bytes again as they like);
+  parsed value with :func:`json_body` (or :func:`parsed_json`, with its size);
 - one JSON log line per request (method, route path without query, status, duration): never
   a header, a query string or a body, which may hold patient data.
 
@@ -169,6 +169,18 @@ def parse_json(body: bytes, max_depth: int) -> tuple[Any, str | None]:
     if isinstance(parsed, dict | list) and _nesting_over(parsed, max_depth):
         return None, f"the body nests objects and arrays deeper than {max_depth} levels"
     return parsed, None
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body: the edge's parse when it made one, else the bytes parsed here
+    in the thread pool (ValueError when they are not JSON); None for an empty body."""
+    parsed = parsed_json(request)
+    if parsed is not None:
+        return parsed[0]
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    return await anyio.to_thread.run_sync(json.loads, raw)
 
 
 def parsed_json(request: Request) -> tuple[Any, int] | None:

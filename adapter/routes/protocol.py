@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapter.datafiles import mappings_dir
 from adapter.fhir import Resource
+from adapter.http_edge import json_body
 from adapter.iscn import load_knowledge
 from adapter.issues import Issue, IssueCode, UsageError, to_operation_outcome
 from adapter.protocol import Protocol, load_protocols_from_folder
@@ -178,8 +178,10 @@ async def plan_definition_apply(
     if protocol is None:
         return _outcome(404, "not-found", f"PlanDefinition/{plan_id} is not a protocol we serve")
     try:
-        body = await run_in_threadpool(json.loads, await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = await json_body(request)
+    except ValueError:
+        body = None
+    if body is None:
         return _outcome(400, "structure", "the body is not JSON")
     try:
         params = _params(body)

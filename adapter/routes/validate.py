@@ -14,7 +14,6 @@ that could prevent it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from adapter.http_edge import json_body
 from adapter.issues import Issue, IssueCode, to_operation_outcome
 from adapter.validation import Validator, default_validator
 
@@ -83,13 +83,12 @@ def _unwrap(body: dict[str, Any], call: Call) -> str | None:
 
 
 async def _read_body(request: Request, call: Call, type_: str | None) -> JSONResponse | None:
-    raw = await request.body()
-    if not raw.strip():
-        return None
     try:
-        body = await run_in_threadpool(json.loads, raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        body = await json_body(request)
+    except ValueError as exc:
         return _problem(400, "structure", f"the body is not valid JSON: {exc}")
+    if body is None:
+        return None
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         return _problem(400, "structure", "the body must be a FHIR resource (a JSON object)")
     if body["resourceType"] == "Parameters" and type_ != "Parameters":

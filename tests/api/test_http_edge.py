@@ -17,7 +17,14 @@ from starlette.types import Message, Scope
 import adapter.http_edge
 from adapter.api import create_app
 from adapter.cli import main
-from adapter.http_edge import FHIR_JSON, EdgeMiddleware, JsonLogFormatter, Limits, parsed_json
+from adapter.http_edge import (
+    FHIR_JSON,
+    EdgeMiddleware,
+    JsonLogFormatter,
+    Limits,
+    json_body,
+    parsed_json,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
@@ -41,6 +48,13 @@ def _cds_router() -> APIRouter:
     async def parsed(request: Request) -> dict[str, Any]:
         found = parsed_json(request)
         return {"parsed": found[0], "size": found[1]} if found else {"parsed": None, "size": None}
+
+    @router.post("/json-body")
+    async def body_of(request: Request) -> dict[str, Any]:
+        try:
+            return {"body": await json_body(request)}
+        except ValueError:
+            return {"error": "not JSON"}
 
     @router.get("/fhir/boom")
     def boom() -> None:
@@ -196,6 +210,19 @@ def test_routes_read_the_body_the_edge_parsed(client: TestClient) -> None:
     # no JSON content type: not parsed by the edge
     plain = client.post("/parsed", content=body, headers={"content-type": "text/plain"})
     assert plain.json() == {"parsed": None, "size": None}
+
+
+def test_json_body_is_the_edge_parse_else_parsed_by_the_route(client: TestClient) -> None:
+    body = b'{"resourceType": "Patient", "id": "p1"}'
+    expected = {"body": {"resourceType": "Patient", "id": "p1"}}
+    assert client.post("/json-body", content=body, headers=FHIR).json() == expected
+    # a content type the edge does not parse: the route parses the bytes itself
+    plain = {"content-type": "text/plain"}
+    assert client.post("/json-body", content=body, headers=plain).json() == expected
+    assert client.post("/json-body", content=b"{nope", headers=plain).json() == {
+        "error": "not JSON"
+    }
+    assert client.post("/json-body", content=b"  ", headers=plain).json() == {"body": None}
 
 
 @pytest.mark.parametrize(
