@@ -136,11 +136,10 @@ def _nesting_over(value: Any, limit: int) -> bool:
     nothing is deeper.  Only when there is one (or orjson refuses to write a value nested
     over 255 levels) are the levels walked (iteratively)."""
     try:
-        indented = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        if b"\n" + b" " * (2 * limit) not in orjson.dumps(value, option=orjson.OPT_INDENT_2):
+            return False
     except orjson.JSONEncodeError:
-        indented = b"\n" + b" " * (2 * limit)
-    if b"\n" + b" " * (2 * limit) not in indented:
-        return False
+        pass  # nested over 255 levels: walked below
     level, depth = [value], 1
     while level:
         if depth > limit:

@@ -7,10 +7,10 @@ given, on that client's allowlist (else the client's configured JWK Set URL or i
 the key found by ``kid`` (the JWK Set is cached and refetched once on an unknown ``kid``, at most
 every ``jwks_min_refresh_seconds``); the signature; ``aud`` equal to the endpoint URL; ``exp``,
 ``iat`` and ``nbf`` with the configured leeway; ``tenant`` when the client lists tenants; ``jti``
-not seen before (remembered until the token expires; tokens living longer than
-``max_token_lifetime_seconds`` are refused).  Any failure is :class:`Unauthorized`,
-whose reason is for the server log only: the client gets 401 without detail.  Tokens are never
-logged.
+not seen before (by any worker: the feedback store remembers it until the token expires;
+tokens living longer than ``max_token_lifetime_seconds`` are refused).  Any failure is
+:class:`Unauthorized`, whose reason is for the server log only: the client gets 401 without
+detail.  Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -92,40 +92,21 @@ class JwksCache:
         return keys[kid]
 
 
-class ReplayCache:
-    """``jti`` values seen per issuer, until the token's expiry."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def first_use(self, iss: str, jti: str, until: float) -> bool:
-        now = time.time()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: v for k, v in self._seen.items() if v > now}
-            key = (iss, jti)
-            if key in self._seen and self._seen[key] > now:
-                return False
-            self._seen[key] = until
-            return True
-
-
-#: ``first_use(issuer, jti, expires)``: True the first time (ReplayCache, a FeedbackStore)
+#: ``first_use(issuer, jti, expires)``: True the first time (a FeedbackStore's)
 FirstUse = Callable[[str, str, float], bool]
 
 
 class Verifier:
     """Checks the ``Authorization`` header of a call for an endpoint URL.  ``first_use`` says
-    whether a ``jti`` is new: by default this process's :class:`ReplayCache`; the server passes
-    its store's, which every worker process shares."""
+    whether a ``jti`` is new: the server passes its feedback store's, which every worker
+    process shares."""
 
     def __init__(
-        self, config: CdsConfig, fetch: JwksFetch = fetch_jwks, first_use: FirstUse | None = None
+        self, config: CdsConfig, first_use: FirstUse, fetch: JwksFetch = fetch_jwks
     ) -> None:
         self.config = config
         self.jwks = JwksCache(config.jwks_min_refresh_seconds, fetch)
-        self.first_use = first_use or ReplayCache().first_use
+        self.first_use = first_use
         self.clients = {c.iss: c for c in config.clients}
         self.algorithms = [a for a in config.algorithms if a in ASYMMETRIC]
         self.inline = {c.iss: JwksCache._keys(c.jwks) for c in config.clients if c.jwks}

@@ -291,7 +291,9 @@ def collect(index: BundleIndex, as_of: Date | None = None) -> list[PatientFacts]
             continue
         when = obs.get("effectiveDateTime")
         if isinstance(when, str):
-            day = dates[when] if when in dates else dates.setdefault(when, parse_date(when))
+            if when not in dates:
+                dates[when] = parse_date(when)
+            day = dates[when]
         else:
             day = effective_date(obs)
         if known_after(obs, day, as_of):

@@ -54,15 +54,14 @@ class CdsState:
         self,
         config: CdsConfig,
         protocols: dict[str, Protocol] | None = None,
-        verifier: Verifier | None = None,
         store: FeedbackStore | None = None,
         clock: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.config = config
         self._protocols = protocols
         # JWT ids are checked against the store: shared by every worker process
-        self.verifier = verifier or Verifier(
-            config, first_use=lambda iss, jti, until: self.store.first_use(iss, jti, until)
+        self.verifier = Verifier(
+            config, lambda iss, jti, until: self.store.first_use(iss, jti, until)
         )
         self._store = store
         self._runtime: Runtime | None = None

@@ -16,7 +16,6 @@ the default place, or a store that cannot be opened).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -24,6 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from adapter.fhir import Resource
+from adapter.http_edge import json_body
 from adapter.issues import Issue, IssueCode, UsageError
 from adapter.protocol import Protocol
 from adapter.report.course import course_pages
@@ -99,8 +99,10 @@ async def patient_timeline(
 ) -> Response:
     """The course page of one patient of the posted Bundle."""
     try:
-        bundle = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        bundle = await json_body(request)
+    except ValueError:
+        bundle = None
+    if bundle is None:
         return outcome(400, "structure", "the body is not JSON")
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         return outcome(400, "invalid", "the body must be a FHIR Bundle")
