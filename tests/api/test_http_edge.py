@@ -297,20 +297,21 @@ def test_serve_refuses_bad_settings_with_exit_2(
 def test_serve_takes_workers_host_and_port_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import uvicorn
+    from adapter.cli import serve
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs, app=app))
+
+    def record(app: str, **kwargs: Any) -> int:
+        seen.update(kwargs, app=app)
+        return 0
+
+    monkeypatch.setattr(serve, "serve", record)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     monkeypatch.setenv("BALL_FHIR_HOST", "0.0.0.0")
     monkeypatch.setenv("BALL_FHIR_PORT", "9000")
     assert main(["serve"]) == 0
     assert (seen["workers"], seen["host"], seen["port"]) == (3, "0.0.0.0", 9000)
-    assert (seen["app"], seen["factory"], seen["access_log"]) == (
-        "adapter.api:create_app",
-        True,
-        False,
-    )
+    assert (seen["app"], seen["access_log"]) == ("adapter.api:create_app", False)
     assert main(["serve", "--workers", "2", "--port", "9001"]) == 0
     assert (seen["workers"], seen["port"]) == (2, 9001)
 

@@ -90,6 +90,29 @@ def test_signature_by_another_key_with_the_same_kid_is_refused(
     assert refused(post(client, forger.token(BASE + PV_URL)))
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "e30.e30.",  # {} and {}: no alg, no kid
+        "W10.e30.sig",  # header is a JSON array
+        "bm90IGpzb24.e30.sig",  # header "not json"
+    ],
+)
+def test_unreadable_tokens_are_refused(client: TestClient, token: str) -> None:
+    assert refused(post(client, token))
+
+
+def test_a_token_strict_base64url_refuses_is_refused_though_its_claims_read(
+    client: TestClient, signer: Signer
+) -> None:
+    """The issuer and key are chosen from a lenient read; PyJWT's strict decode still runs."""
+    header, claims, signature = signer.token(BASE + PV_URL).split(".")
+    assert refused(post(client, f"{header}.{claims[:5]}!{claims[5:]}.{signature}"))
+
+
 def test_issuer_not_allowlisted_is_refused(client: TestClient, signer: Signer) -> None:
     assert refused(post(client, signer.token(BASE + PV_URL, iss="https://evil.example")))
 
